@@ -1,0 +1,3 @@
+from classicnets.cli import main
+
+raise SystemExit(main())

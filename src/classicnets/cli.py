@@ -1,0 +1,188 @@
+"""The command line: list, train, sweep, run.
+
+    classicnets list
+    classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda] [--resume]
+    classicnets sweep SWEEP [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda]
+    classicnets run [--suite quick|full] [--out DIR]
+
+Exit codes: 0 done (a diverged run too: it is recorded as such), 2 bad input (one line that
+names the problem and the fix), 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from classicnets import config
+from classicnets.errors import UsageError
+from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS
+from classicnets.experiments.base import run_experiment, run_sweep
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors raised as one-line UsageErrors instead of usage dumps."""
+
+    def error(self, message: str):
+        raise UsageError(f"{message}; see '{self.prog} --help'")
+
+
+def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
+    parser.add_argument("--out", type=Path, help=out_help)
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="where torch runs: cuda if available with auto (default: auto)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="classicnets",
+        allow_abbrev=False,
+        description="Train, compare and report on the classic neural networks.",
+    )
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=Parser
+    )
+    commands.add_parser("list", help="experiments and sweeps, one line each")
+
+    train = commands.add_parser("train", help="train one experiment into a run directory")
+    experiments = train.add_subparsers(
+        dest="experiment", required=True, metavar="EXPERIMENT", parser_class=Parser
+    )
+    for e in EXPERIMENTS.values():
+        p = experiments.add_parser(
+            e.name, help=e.summary, description=e.summary, allow_abbrev=False
+        )
+        config.add_flags(p, e.config)
+        _common(p, "run directory (default: runs/EXPERIMENT/TIMESTAMP)")
+        p.add_argument(
+            "--resume", action="store_true", help="continue the run in --out from its checkpoint.pt"
+        )
+
+    sweep = commands.add_parser("sweep", help="run every trial of a sweep, then compare them")
+    sweeps = sweep.add_subparsers(dest="sweep", required=True, metavar="SWEEP", parser_class=Parser)
+    for s in SWEEPS.values():
+        p = sweeps.add_parser(
+            s.name,
+            help=s.summary,
+            allow_abbrev=False,
+            description=f"{s.summary}. Keys of {s.experiment} given here apply "
+            "to every trial. Run it again to continue an interrupted sweep.",
+        )
+        config.add_flags(p, EXPERIMENTS[s.experiment].config)
+        _common(p, "sweep directory (default: runs/SWEEP)")
+
+    run = commands.add_parser("run", help="the main job: run a suite of sweeps")
+    run.add_argument(
+        "--suite",
+        default="quick",
+        choices=tuple(SUITES),
+        help="quick: the studies that run in minutes on a CPU; full: all of them (default: quick)",
+    )
+    _common(run, "suite directory (default: runs/suite-SUITE)")
+    return parser
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+def _describe(summary: dict[str, Any]) -> str:
+    final = summary.get("final", {}).get("test", {})
+    best = summary.get("best", {}).get("test", {})
+    text = f"{summary['status']}, {summary['epochs']} epochs, {summary['wall_time_s']:.1f} s"
+    if final.get("accuracy") is not None:
+        text += f"; test accuracy {final['accuracy']:.4f}"
+    if best.get("accuracy") is not None:
+        text += f" (best {best['accuracy']:.4f} at epoch {best['epoch']})"
+    return text
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    _say("experiments (classicnets train NAME --help lists the keys):")
+    for e in EXPERIMENTS.values():
+        _say(f"  {e.name:<18} {e.summary}")
+    _say("sweeps (classicnets sweep NAME):")
+    for s in SWEEPS.values():
+        _say(f"  {s.name:<18} {s.summary}")
+    _say("suites (classicnets run --suite NAME):")
+    for name, members in SUITES.items():
+        _say(f"  {name:<18} {', '.join(members)}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    experiment = EXPERIMENTS[args.experiment]
+    cfg = config.from_flags(experiment.config, args)
+    if args.resume and args.out is None:
+        raise UsageError("--resume needs --out RUN_DIR: the run to continue")
+    out = args.out or Path("runs") / experiment.name / time.strftime("%Y%m%d-%H%M%S")
+    summary = run_experiment(experiment, cfg, out, args.device, args.resume, not args.quiet)
+    _say(f"{out}: {_describe(summary)}")
+    _say(f"records: {out}/metrics.jsonl, {out}/summary.json; figures: {out}/figures/")
+    return 0
+
+
+def _sweep(name: str, overrides: dict[str, str], out: Path, device: str, quiet: bool) -> None:
+    sweep = SWEEPS[name]
+    _say(f"sweep {name}: {len(sweep.trials)} runs into {out}/")
+    run_sweep(
+        sweep,
+        EXPERIMENTS[sweep.experiment],
+        overrides,
+        out,
+        device,
+        not quiet,
+        on_trial=lambda trial, row: _say(f"  {trial:<24} {_describe(row)}"),
+    )
+    _say(f"records: {out}/sweep.json and {out}/TRIAL/; figures: {out}/figures/")
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    return {k[4:]: v for k, v in vars(args).items() if k.startswith("key_") and v is not None}
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    _sweep(
+        args.sweep, _overrides(args), args.out or Path("runs") / args.sweep, args.device, args.quiet
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    out = args.out or Path("runs") / f"suite-{args.suite}"
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
+    for name in SUITES[args.suite]:
+        _sweep(name, {}, out / name, args.device, args.quiet)
+    _say(f"suite {args.suite} done: {out}/")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "train": cmd_train, "sweep": cmd_sweep, "run": cmd_run}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except UsageError as error:
+        print(f"classicnets: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "classicnets: interrupted; continue with --resume (sweeps: run them again)",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception:  # anything else is our fault: show where
+        traceback.print_exc()
+        return 1

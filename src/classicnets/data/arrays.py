@@ -1,0 +1,85 @@
+"""A split data set held as NumPy arrays, and loading one from a user's .npz file."""
+
+from __future__ import annotations
+
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from classicnets.errors import UsageError
+
+
+@dataclass(frozen=True)
+class ArrayData:
+    """Train and test arrays: X (N, ...) features, y (N,) integer labels 0..K-1."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    # Standardisation applied to X (X_scaled = (X_raw - mean) / std), kept so that plots can
+    # map raw coordinates (decision-boundary grids) into the model's input space.
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+
+    @property
+    def num_features(self) -> int:
+        return int(np.prod(self.X_train.shape[1:]))
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """Undo the standardisation (for plotting in the data's own coordinates)."""
+        return X if self.mean is None else X * self.std + self.mean
+
+    def scale(self, X: np.ndarray) -> np.ndarray:
+        return X if self.mean is None else (X - self.mean) / self.std
+
+
+def standardise(X_train: np.ndarray, X_test: np.ndarray) -> tuple:
+    """Zero mean, unit variance per feature, with statistics of the training split only."""
+    mean = X_train.mean(axis=0)
+    std = X_train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return (X_train - mean) / std, (X_test - mean) / std, mean, std
+
+
+NPZ_KEYS = ("X_train", "y_train", "X_test", "y_test")
+
+
+def load_npz(path: str) -> ArrayData:
+    """A data set from a .npz with arrays X_train, y_train, X_test, y_test (labels 0..K-1).
+
+    Loaded with allow_pickle=False: a .npz can carry pickled objects, and unpickling an
+    untrusted file runs its code.
+    """
+    file = Path(path)
+    fix = f"pass npz:PATH to a .npz holding {', '.join(NPZ_KEYS)}"
+    if not file.is_file():
+        raise UsageError(f"--dataset npz:{path}: no such file; {fix}")
+    try:
+        with np.load(file, allow_pickle=False) as npz:
+            missing = [k for k in NPZ_KEYS if k not in npz.files]
+            if missing:
+                raise UsageError(f"--dataset npz:{path}: missing array {missing[0]}; {fix}")
+            arrays = {k: npz[k] for k in NPZ_KEYS}
+    except (ValueError, OSError, zipfile.BadZipFile) as error:
+        raise UsageError(f"--dataset npz:{path}: not a readable .npz ({error}); {fix}") from None
+    for split in ("train", "test"):
+        X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]
+        if len(X) != len(y) or len(X) == 0:
+            raise UsageError(
+                f"--dataset npz:{path}: X_{split} has {len(X)} rows, y_{split} {len(y)}; "
+                "give each split as many labels as rows (at least one)"
+            )
+        if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+            raise UsageError(f"--dataset npz:{path}: y_{split} must hold integer labels 0..K-1")
+    num_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
+    return ArrayData(
+        X_train=arrays["X_train"].astype(np.float64),
+        y_train=arrays["y_train"].astype(np.int64),
+        X_test=arrays["X_test"].astype(np.float64),
+        y_test=arrays["y_test"].astype(np.int64),
+        num_classes=max(num_classes, 2),
+    )

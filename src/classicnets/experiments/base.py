@@ -1,0 +1,167 @@
+"""Running an experiment into a run directory, and a sweep into a directory of runs."""
+
+from __future__ import annotations
+
+import platform
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from classicnets import __version__, config
+from classicnets.errors import UsageError
+from classicnets.train.loop import Learner, LoopSettings, train
+from classicnets.train.runs import CHECKPOINT, RunDir, check_out_dir, write_json
+
+FINISHED = ("completed", "diverged", "early_stopped")  # statuses a resume leaves alone
+
+
+class Built(NamedTuple):
+    learner: Learner
+    settings: LoopSettings
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    summary: str  # one line, for `classicnets list`
+    config: type  # frozen dataclass of the experiment's keys
+    # Checks what needs the data (e.g. batch_size against the split): raises UsageError.
+    validate: Callable[[Any], None]
+    build: Callable[[Any, torch.device], Built]  # config, device -> learner and loop settings
+    figures: Callable[[RunDir], list[Path]]  # draws a finished run's figures/ from its record
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    summary: str
+    experiment: str
+    trials: tuple[tuple[str, dict[str, str]], ...]  # (trial name, keys it sets)
+    figures: Callable[[Path, list[dict[str, Any]]], list[Path]]  # sweep dir, trial rows
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: this machine has no usable CUDA GPU; use --device cpu")
+    if name not in ("cpu", "cuda"):
+        raise UsageError(f"--device {name!r}: expected auto, cpu or cuda")
+    return torch.device(name)
+
+
+def versions() -> dict[str, str]:
+    import sklearn
+
+    return {
+        "classicnets": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+def _check_same_keys(run: RunDir, keys: dict[str, Any], what: str) -> None:
+    saved = run.config()
+    differing = [k for k, v in keys.items() if saved.get(k) != v]
+    if differing:
+        k = differing[0]
+        raise UsageError(
+            f"{what} '{run.path}' was run with --{k} {saved.get(k)!r}, not {keys[k]!r}; "
+            "use the same keys to resume it, or choose another --out"
+        )
+
+
+def run_experiment(
+    experiment: Experiment,
+    cfg: Any,
+    out: Path,
+    device: str = "auto",
+    resume: bool = False,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train one run into `out` (or continue it with resume) and draw its figures.
+
+    Everything that can be wrong with the input is checked before the directory is made.
+    """
+    out = Path(out)
+    check_out_dir(out, resume)
+    torch_device = resolve_device(device)
+    experiment.validate(cfg)
+    keys = config.to_dict(cfg)
+    run = RunDir(out)
+    if resume:
+        _check_same_keys(run, keys, "--resume:")
+        done = run.summary()
+        if done and done["status"] in FINISHED:
+            return done
+    built = experiment.build(cfg, torch_device)
+    if not resume:
+        out.mkdir(parents=True, exist_ok=True)
+        run.write_config(
+            {
+                "experiment": experiment.name,
+                **keys,
+                "device": str(torch_device),
+                "versions": versions(),
+            }
+        )
+    summary = train(built.learner, built.settings, run, resume=resume, progress=progress)
+    experiment.figures(run)
+    return summary
+
+
+def run_sweep(
+    sweep: Sweep,
+    experiment: Experiment,
+    overrides: dict[str, str],
+    out: Path,
+    device: str = "auto",
+    progress: bool = True,
+    on_trial: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run every trial of `sweep` as a normal run in out/TRIAL, then sweep.json and figures.
+
+    Running it again continues: finished trials are kept, unfinished ones resumed. Every
+    trial's keys (and any earlier trial directory) are checked before anything runs.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
+    set_by_trials = sorted({k for _, keys in sweep.trials for k in keys} & set(overrides))
+    if set_by_trials:
+        raise UsageError(f"--{set_by_trials[0]} is set by each trial of {sweep.name}; leave it out")
+    resolve_device(device)
+    plan = []
+    for name, keys in sweep.trials:
+        cfg = config.build(experiment.config, {**keys, **overrides})
+        experiment.validate(cfg)
+        run = RunDir(out / name)
+        if run.file(CHECKPOINT).is_file():
+            _check_same_keys(run, config.to_dict(cfg), f"trial {name} in")
+        plan.append((name, cfg, run))
+    rows = []
+    for name, cfg, run in plan:
+        resume = run.file(CHECKPOINT).is_file()
+        if not resume and run.path.exists():  # stopped before its first checkpoint: start again
+            shutil.rmtree(run.path)
+        summary = run_experiment(experiment, cfg, run.path, device, resume, progress)
+        row = {"trial": name, "dir": name, "keys": config.to_dict(cfg), **summary}
+        rows.append(row)
+        if on_trial:
+            on_trial(name, row)
+    record = {
+        "sweep": sweep.name,
+        "experiment": experiment.name,
+        "overrides": overrides,
+        "trials": rows,
+    }
+    write_json(out / "sweep.json", record)
+    sweep.figures(out, rows)
+    return record

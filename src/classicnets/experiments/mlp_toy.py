@@ -1,0 +1,204 @@
+"""mlp-toy: the NumPy MLP beside the PyTorch MLP on 2-D toy data.
+
+Both implementations start from the same weights (one initialiser, copied into both) and see
+the same batches in the same order, so in float64 their curves agree to ~1e-9: any gap in a
+comparison is the implementation's, not the luck of the draw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from classicnets import config, plots
+from classicnets.config import fraction, hp, non_negative, positive, positive_ints
+from classicnets.data import TOY_DATASETS, ArrayData, load_npz, make_toy
+from classicnets.errors import UsageError
+from classicnets.experiments.base import Built, Experiment, Sweep
+from classicnets.models import TorchMLP
+from classicnets.numpy_nn import MLP, init_linear_layers
+from classicnets.train.learners import NumpyLearner, TorchLearner
+from classicnets.train.loop import LoopSettings
+from classicnets.train.runs import RunDir
+
+
+def _dataset_name(name: str) -> str | None:
+    if name in TOY_DATASETS or (name.startswith("npz:") and len(name) > 4):
+        return None
+    return f"unknown data set; choose {', '.join(TOY_DATASETS)} or npz:PATH"
+
+
+@dataclass(frozen=True)
+class MLPToyConfig:
+    impl: Literal["numpy", "torch"] = hp(
+        "numpy", "which MLP: the from-scratch NumPy one or the PyTorch (autograd) one"
+    )
+    dataset: str = hp(
+        "moons",
+        "moons, circles, classification, or npz:PATH (arrays X_train, "
+        "y_train, X_test, y_test; rows of features)",
+        _dataset_name,
+    )
+    n_samples: int = hp(1000, "toy samples generated, before the train/test split", positive)
+    noise: float = hp(0.1, "std of Gaussian noise added to moons and circles", non_negative)
+    factor: float = hp(0.5, "circles: radius of the inner circle relative to the outer", fraction)
+    test_size: float = hp(0.2, "fraction of the toy samples held out for testing", fraction)
+    dnn_hidden_units: tuple[int, ...] = hp(
+        (20,), "hidden layer widths, comma-separated, e.g. 1024,512", positive_ints
+    )
+    learning_rate: float = hp(1e-2, "SGD step size", positive)
+    optimizer: Literal["sgd"] = hp("sgd", "plain SGD (no momentum), as both MLPs implement it")
+    batch_size: int = hp(1, "samples per update: 1 = per-sample SGD, 0 = full batch", non_negative)
+    epochs: int = hp(200, "passes over the training split; the toy sets converge in ~100", positive)
+    eval_freq: int = hp(
+        10, "epochs between evaluations of train and test loss and accuracy", positive
+    )
+    seed: int = hp(42, "seeds the data, the initial weights and the batch order")
+    dtype: Literal["float64", "float32"] = hp(
+        "float64", "floating-point precision of weights and data in both implementations"
+    )
+
+
+def load_data(cfg: MLPToyConfig) -> ArrayData:
+    if cfg.dataset.startswith("npz:"):
+        data = load_npz(cfg.dataset[4:])
+        if data.X_train.ndim != 2:
+            raise UsageError(
+                f"--dataset {cfg.dataset}: X_train has shape {data.X_train.shape}; "
+                "mlp-toy takes rows of features (N, D)"
+            )
+        return data
+    return make_toy(cfg.dataset, cfg.n_samples, cfg.noise, cfg.factor, cfg.test_size, cfg.seed)
+
+
+def validate(cfg: MLPToyConfig) -> None:
+    n_train = len(load_data(cfg).X_train)
+    if cfg.batch_size > n_train:
+        raise UsageError(
+            f"--batch_size {cfg.batch_size}: larger than the training split "
+            f"({n_train} samples); use at most {n_train}, or 0 for full batch"
+        )
+
+
+def build(cfg: MLPToyConfig, device: torch.device) -> Built:
+    data = load_data(cfg)
+    sizes = (data.num_features, *cfg.dnn_hidden_units, data.num_classes)
+    layers = init_linear_layers(sizes, cfg.seed)
+    if cfg.impl == "numpy":
+        learner: Any = NumpyLearner(MLP(layers, dtype=np.dtype(cfg.dtype)), data, cfg.learning_rate)
+    else:
+        # One thread: at these sizes more threads only add synchronisation (the CLI runs one
+        # experiment per process, so this process-wide setting is ours to make).
+        torch.set_num_threads(1)
+        model = TorchMLP(sizes).to(torch.float64).copy_from(layers)
+        learner = TorchLearner(model, data, cfg.learning_rate, device, getattr(torch, cfg.dtype))
+    settings = LoopSettings(
+        epochs=cfg.epochs, eval_freq=cfg.eval_freq, batch_size=cfg.batch_size, seed=cfg.seed
+    )
+    return Built(learner, settings)
+
+
+def restore(run: RunDir) -> tuple[MLPToyConfig, ArrayData, Any]:
+    """A finished run's config, data and learner with its last checkpointed weights."""
+    cfg = config.from_dict(MLPToyConfig, run.config())
+    learner = build(cfg, torch.device("cpu")).learner
+    learner.load_state_dict(run.load_checkpoint()["learner"])
+    return cfg, load_data(cfg), learner
+
+
+def figures(run: RunDir) -> list[Path]:
+    cfg, data, learner = restore(run)
+    title = f"{cfg.impl} MLP on {cfg.dataset}"
+    paths = [plots.curves({cfg.impl: run.metrics()}, run.figures / "curves.png", title)]
+    if data.num_features == 2:
+        paths.append(
+            plots.boundaries([(title, data, learner.predict_proba)], run.figures / "boundary.png")
+        )
+    return paths
+
+
+EXPERIMENT = Experiment(
+    name="mlp-toy",
+    summary="NumPy vs PyTorch MLP on 2-D toy data (moons, circles, classification)",
+    config=MLPToyConfig,
+    validate=validate,
+    build=build,
+    figures=figures,
+)
+
+
+# --- the study: both implementations on all three toy sets ---
+IMPLS = ("numpy", "torch")
+
+
+def compare_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
+    """Data, curves of both implementations on one axis per data set, decision boundaries and
+    the comparison table, from the trials' run directories."""
+    by_dataset: dict[str, dict[str, RunDir]] = {}
+    for trial in trials:
+        by_dataset.setdefault(trial["keys"]["dataset"], {})[trial["keys"]["impl"]] = RunDir(
+            out / trial["dir"]
+        )
+    figures_dir = out / "figures"
+    restored = {
+        ds: {impl: restore(run) for impl, run in runs.items()} for ds, runs in by_dataset.items()
+    }
+    datasets = {ds: next(iter(r.values()))[1] for ds, r in restored.items()}
+    paths = [
+        plots.data_scatter(datasets, figures_dir / "data.png"),
+        plots.curves_grid(
+            {
+                ds: {impl: run.metrics() for impl, run in runs.items()}
+                for ds, runs in by_dataset.items()
+            },
+            figures_dir / "curves.png",
+        ),
+        plots.boundaries(
+            [
+                (f"{impl} MLP on {ds}", data, learner.predict_proba)
+                for ds, r in restored.items()
+                for impl, (_, data, learner) in r.items()
+            ],
+            figures_dir / "boundaries.png",
+            columns=len(IMPLS),
+        ),
+    ]
+    table = comparison_table(trials)
+    paths.append(plots.write_table(table, figures_dir / "table"))
+    return paths
+
+
+def comparison_table(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per trial: final accuracy, epochs to the best test accuracy, wall time."""
+    rows = []
+    for t in trials:
+        final, best = t.get("final", {}), t.get("best", {}).get("test", {})
+        rows.append(
+            {
+                "dataset": t["keys"]["dataset"],
+                "impl": t["keys"]["impl"],
+                "status": t["status"],
+                "train accuracy": final.get("train", {}).get("accuracy"),
+                "test accuracy": final.get("test", {}).get("accuracy"),
+                "best test accuracy": best.get("accuracy"),
+                "epochs to best": best.get("epoch"),
+                "wall time (s)": t.get("wall_time_s"),
+                "train samples/s": t.get("train_samples_per_s"),
+            }
+        )
+    return rows
+
+
+COMPARE = Sweep(
+    name="mlp-toy-compare",
+    summary="numpy and torch MLP on moons, circles and classification (6 runs), side by side",
+    experiment="mlp-toy",
+    trials=tuple(
+        (f"{ds}-{impl}", {"dataset": ds, "impl": impl}) for ds in TOY_DATASETS for impl in IMPLS
+    ),
+    figures=compare_figures,
+)

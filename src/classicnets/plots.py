@@ -1,0 +1,155 @@
+"""Figures and tables, drawn from run records (metrics rows, restored models), never during
+training. Matplotlib with the Agg backend: no display needed."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from classicnets.data import ArrayData  # noqa: E402
+from classicnets.train.runs import atomic_write  # noqa: E402
+
+Metrics = list[dict[str, Any]]
+SPLIT_STYLE = {"train": "--", "test": "-"}
+IMPL_COLOR = {"numpy": "tab:blue", "torch": "tab:orange"}
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write(path, buffer.getvalue())
+    return path
+
+
+def _series(metrics: Metrics, split: str, key: str) -> tuple[list[int], list[float]]:
+    rows = [r for r in metrics if r["split"] == split]
+    return [r["epoch"] for r in rows], [np.nan if r[key] is None else r[key] for r in rows]
+
+
+def _plot_curves(ax_acc: plt.Axes, ax_loss: plt.Axes, runs: dict[str, Metrics]) -> None:
+    """Accuracy and loss against epoch, every run and split on the same pair of axes."""
+    for i, (label, metrics) in enumerate(runs.items()):
+        color = IMPL_COLOR.get(label, f"C{i}")
+        for split, style in SPLIT_STYLE.items():
+            for ax, key in ((ax_acc, "accuracy"), (ax_loss, "loss")):
+                x, y = _series(metrics, split, key)
+                ax.plot(x, y, style, color=color, marker=".", label=f"{label} {split}")
+    ax_acc.set_ylabel("accuracy")
+    ax_loss.set_ylabel("cross-entropy loss")
+    ax_loss.set_yscale("log")
+    for ax in (ax_acc, ax_loss):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+
+
+def curves(runs: dict[str, Metrics], path: Path, title: str = "") -> Path:
+    """One run's (or a few runs') accuracy and loss curves, side by side."""
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
+    _plot_curves(ax_acc, ax_loss, runs)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def curves_grid(grid: dict[str, dict[str, Metrics]], path: Path) -> Path:
+    """A row per data set: accuracy and loss of every implementation on one pair of axes."""
+    fig, axes = plt.subplots(len(grid), 2, figsize=(10, 3.6 * len(grid)), squeeze=False)
+    for (name, runs), (ax_acc, ax_loss) in zip(grid.items(), axes):
+        _plot_curves(ax_acc, ax_loss, runs)
+        ax_acc.set_title(f"{name}: accuracy")
+        ax_loss.set_title(f"{name}: loss")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def data_scatter(datasets: dict[str, ArrayData], path: Path) -> Path:
+    """A row per data set: the training split and the test split, in the data's coordinates."""
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(8, 3.6 * len(datasets)), squeeze=False)
+    for (name, data), row in zip(datasets.items(), axes):
+        for ax, split in zip(row, ("train", "test")):
+            X = data.raw(getattr(data, f"X_{split}"))
+            y = getattr(data, f"y_{split}")
+            ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=8, edgecolors="none")
+            ax.set_title(f"{name}: {split} ({len(y)} samples)")
+            ax.set_aspect("equal", adjustable="datalim")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def boundaries(
+    panels: Sequence[tuple[str, ArrayData, Callable[[np.ndarray], np.ndarray]]],
+    path: Path,
+    columns: int = 1,
+    resolution: int = 200,
+) -> Path:
+    """Decision regions of trained models over a grid, with the test points on top.
+
+    panels: (title, data, predict_proba on standardised inputs (N, 2) -> (N, K)).
+    """
+    rows = -(-len(panels) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 4 * rows), squeeze=False)
+    for ax in axes.flat[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (title, data, predict_proba) in zip(axes.flat, panels):
+        X_all = data.raw(np.concatenate([data.X_train, data.X_test]))
+        lo, hi = X_all.min(axis=0), X_all.max(axis=0)
+        pad = 0.1 * (hi - lo)
+        g0, g1 = np.meshgrid(
+            np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution),
+            np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution),
+        )
+        grid = np.column_stack([g0.ravel(), g1.ravel()])  # (R*R, 2) raw coordinates
+        P = predict_proba(data.scale(grid))
+        ax.contourf(
+            g0,
+            g1,
+            P.argmax(axis=1).reshape(g0.shape),
+            alpha=0.3,
+            cmap="coolwarm",
+            levels=np.arange(P.shape[1] + 1) - 0.5,
+        )
+        if P.shape[1] == 2:  # the p = 0.5 line
+            ax.contour(g0, g1, P[:, 1].reshape(g0.shape), levels=[0.5], colors="k", linewidths=0.8)
+        X_test = data.raw(data.X_test)
+        ax.scatter(
+            X_test[:, 0],
+            X_test[:, 1],
+            c=data.y_test,
+            cmap="coolwarm",
+            s=10,
+            edgecolors="k",
+            linewidths=0.3,
+        )
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:.1f}"
+    return "—" if value is None else str(value)
+
+
+def write_table(rows: list[dict[str, Any]], stem: Path) -> Path:
+    """A table as STEM.md (to read) and STEM.csv (to load); returns the .md path."""
+    columns = list(rows[0]) if rows else []
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in rows]
+    atomic_write(stem.with_suffix(".md"), "\n".join(lines) + "\n")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write(stem.with_suffix(".csv"), buffer.getvalue())
+    return stem.with_suffix(".md")

@@ -1,0 +1,1 @@
+"""Training: the one loop, the learners it drives, and the run directory it writes."""
