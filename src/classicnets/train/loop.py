@@ -17,6 +17,7 @@ uninterrupted one would have seen.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -104,7 +105,7 @@ def train(
     bar = tqdm(
         total=settings.epochs,
         initial=state.epoch,
-        disable=not progress,
+        disable=not progress or not sys.stderr.isatty(),
         leave=False,
         desc=run.path.name,
         unit="epoch",

@@ -1,0 +1,57 @@
+"""Smoke test of benchmarks/mlp_toy.py: it runs and reports every contender and ratio.
+
+No timing assertions: speed is measured and reported by the script, never tested here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mlp_toy.py"
+CONTENDERS = {
+    "numpy_float64",
+    "numpy_float32",
+    "sklearn",
+    "torch_float32",
+    "torch_float64",
+    "torch_dataloader",
+    "torch_plain",
+}
+
+RATIO_NAMES = ("NumPy MLP (float64) vs MLPClassifier", "PyTorch MLP (float32) vs DataLoader loop")
+
+
+def test_mlp_toy_benchmark_quick(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+    result = json.loads(out.read_text())
+    assert set(result["contenders"]) == CONTENDERS
+    for key, row in result["contenders"].items():
+        us = row["us_per_update"]
+        assert math.isfinite(us) and us > 0, (key, us)
+        assert math.isfinite(row["updates_per_s"]) and row["updates_per_s"] > 0, key
+    assert result["epochs"] == 1 and result["rounds"] == 1
+
+    assert set(RATIO_NAMES) <= {r["name"] for r in result["ratios"]}
+    for r in result["ratios"]:
+        assert math.isfinite(r["ratio"]) and r["ratio"] > 0, r
+        assert r["mark"] in {"PASS", "BELOW", "reference"}
+
+    lines = proc.stdout.splitlines()
+    for name in RATIO_NAMES:
+        line = next((line for line in lines if name in line), None)
+        assert line is not None, f"no ratio line for {name!r} in:\n{proc.stdout}"
+        assert "×" in line and ("PASS" in line or "BELOW" in line), line
+    assert "os.cpu_count()" in proc.stdout
+    assert "python3 benchmarks/mlp_toy.py --quick" in proc.stdout

@@ -1,0 +1,160 @@
+"""Run records: the files DESIGN.md promises, TensorBoard events, divergence, resume."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from classicnets.train.runs import RunDir, atomic_write
+from tests.conftest import read_json, read_jsonl
+
+TB_TAGS = {"train/loss", "train/accuracy", "test/loss", "test/accuracy"}
+
+
+def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
+    events = EventAccumulator(str(run_dir / "tb"))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
+            for tag in events.Tags()["scalars"]}
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch"])
+def test_a_run_writes_the_record_design_md_describes(cli, impl):
+    code, out, _ = cli("train", "mlp-toy", "--impl", impl, "--epochs", "4", "--eval_freq", "2",
+                       "--batch_size", "8", "--out", "run", "--quiet")
+    assert code == 0, out
+    run = cli.cwd / "run"
+    config = read_json(run / "config.json")
+    assert config["experiment"] == "mlp-toy" and config["impl"] == impl
+    assert config["dnn_hidden_units"] == [20] and config["batch_size"] == 8
+    assert config["seed"] == 42 and config["device"] == "cpu"
+    assert {"classicnets", "numpy", "torch", "python"} <= set(config["versions"])
+
+    rows = read_jsonl(run / "metrics.jsonl")
+    assert [(r["epoch"], r["split"]) for r in rows] == [
+        (e, s) for e in (0, 2, 4) for s in ("train", "test")]
+    steps_per_epoch = math.ceil(800 / 8)
+    assert [r["step"] for r in rows[::2]] == [0, 2 * steps_per_epoch, 4 * steps_per_epoch]
+    for row in rows:
+        assert set(row) == {"step", "epoch", "split", "loss", "accuracy", "time_s"}
+        assert 0 <= row["accuracy"] <= 1 and row["loss"] > 0 and row["time_s"] >= 0
+
+    summary = read_json(run / "summary.json")
+    assert summary["status"] == "completed"
+    assert summary["final"]["test"] == {k: rows[-1][k] for k in ("loss", "accuracy")}
+    assert summary["final"]["train"] == {k: rows[-2][k] for k in ("loss", "accuracy")}
+    best = summary["best"]["test"]
+    assert best["accuracy"] == max(r["accuracy"] for r in rows if r["split"] == "test")
+    assert summary["steps"] == 4 * steps_per_epoch and summary["epochs"] == 4
+    assert summary["wall_time_s"] > 0 and summary["train_samples_per_s"] > 0
+
+    tb = scalars(run)
+    assert set(tb) == TB_TAGS
+    test_losses = [r["loss"] for r in rows if r["split"] == "test"]
+    assert [s for s, _ in tb["test/loss"]] == [r["step"] for r in rows[1::2]]
+    np.testing.assert_allclose([v for _, v in tb["test/loss"]], test_losses, rtol=1e-6)
+
+    checkpoint = RunDir(run).load_checkpoint()
+    assert checkpoint["loop"]["step"] == summary["steps"]
+    assert (run / "figures" / "curves.png").stat().st_size > 10_000
+    assert (run / "figures" / "boundary.png").stat().st_size > 10_000
+    assert not [p for p in run.rglob("*.tmp")]
+
+
+def test_a_diverging_run_is_recorded_as_diverged_not_crashed(cli):
+    code, out, _ = cli("train", "mlp-toy", "--learning_rate", "1e4", "--epochs", "5",
+                       "--eval_freq", "1", "--out", "run", "--quiet")
+    assert code == 0 and "diverged" in out
+    summary = read_json(cli.cwd / "run" / "summary.json")
+    assert summary["status"] == "diverged" and summary["epochs"] < 5
+    assert summary["final"]["train"]["loss"] is None  # NaN is not JSON: recorded as null
+    assert read_jsonl(cli.cwd / "run" / "metrics.jsonl")[-1]["loss"] is None
+
+
+@pytest.mark.parametrize("impl", ["numpy", "torch"])
+def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, monkeypatch, impl):
+    keys = ["--impl", impl, "--epochs", "6", "--eval_freq", "2", "--batch_size", "4",
+            "--dataset", "circles", "--quiet"]
+    assert cli("train", "mlp-toy", *keys, "--out", "whole")[0] == 0
+
+    save = RunDir.save_checkpoint
+
+    def crash_after_epoch_2(self, state):  # the process dies right after a checkpoint
+        save(self, state)
+        if state["loop"]["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(RunDir, "save_checkpoint", crash_after_epoch_2)
+    assert cli("train", "mlp-toy", *keys, "--out", "crashed")[0] == 1
+    crashed = cli.cwd / "crashed"
+    assert read_json(crashed / "summary.json")["status"] == "failed"
+    # A crash between logging an evaluation and checkpointing it: a row the resume redoes.
+    with open(crashed / "metrics.jsonl", "a") as f:
+        f.write('{"step": 999999, "epoch": 4, "split": "train", "loss": 1, "accuracy": 0, '
+                '"time_s": 0}\n')
+    monkeypatch.setattr(RunDir, "save_checkpoint", save)
+
+    assert cli("train", "mlp-toy", *keys, "--out", "crashed", "--resume")[0] == 0
+    whole = cli.cwd / "whole"
+
+    def without_time(rows):
+        return [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
+
+    assert without_time(read_jsonl(crashed / "metrics.jsonl")) == \
+        without_time(read_jsonl(whole / "metrics.jsonl"))
+    final_a, final_b = (RunDir(d).load_checkpoint()["learner"] for d in (whole, crashed))
+    for name in final_a:
+        assert torch.equal(final_a[name], final_b[name]), name
+    assert read_json(crashed / "summary.json")["status"] == "completed"
+    tb = scalars(crashed)  # the resumed segment replaces what the crashed one logged later
+    assert [s for s, _ in tb["train/loss"]] == [r["step"] for r in
+                                                 read_jsonl(whole / "metrics.jsonl")[::2]]
+    # Resuming a finished run does nothing and says so.
+    code, out, _ = cli("train", "mlp-toy", *keys, "--out", "crashed", "--resume")
+    assert code == 0 and "completed" in out
+
+
+def test_resume_with_other_keys_is_refused(cli):
+    assert cli("train", "mlp-toy", "--epochs", "2", "--out", "run", "--quiet")[0] == 0
+    code, _, err = cli("train", "mlp-toy", "--epochs", "2", "--learning_rate", "0.5",
+                       "--out", "run", "--resume", "--quiet")
+    assert code == 2 and "--learning_rate 0.01" in err and err.count("\n") == 1
+
+
+def test_a_user_data_set_from_npz(cli):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+    np.savez(cli.cwd / "mine.npz", X_train=X[:100], y_train=y[:100], X_test=X[100:],
+             y_test=y[100:])
+    code, out, _ = cli("train", "mlp-toy", "--dataset", "npz:mine.npz", "--epochs", "30",
+                       "--out", "run", "--quiet")
+    assert code == 0, out
+    assert read_json(cli.cwd / "run" / "summary.json")["final"]["test"]["accuracy"] >= 0.9
+    assert not (cli.cwd / "run" / "figures" / "boundary.png").exists()  # 3-D: no boundary
+
+    np.savez(cli.cwd / "objects.npz", X_train=np.array([{"a": 1}], dtype=object), y_train=y,
+             X_test=X, y_test=y)
+    code, _, err = cli("train", "mlp-toy", "--dataset", "npz:objects.npz", "--out", "bad")
+    assert code == 2 and "not a readable .npz" in err and not (cli.cwd / "bad").exists()
+    np.savez(cli.cwd / "partial.npz", X_train=X, y_train=y)
+    code, _, err = cli("train", "mlp-toy", "--dataset", "npz:partial.npz", "--out", "bad")
+    assert code == 2 and "missing array X_test" in err
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path, monkeypatch):
+    target = tmp_path / "summary.json"
+    atomic_write(target, "old")
+
+    def rename_fails(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("classicnets.train.runs.os.replace", rename_fails)
+    with pytest.raises(OSError):
+        atomic_write(target, "new")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
