@@ -10,8 +10,22 @@ import torch
 
 from tests.conftest import files_under
 
-KEYS = ["impl", "dataset", "n_samples", "noise", "factor", "test_size", "dnn_hidden_units",
-        "learning_rate", "optimizer", "batch_size", "epochs", "eval_freq", "seed", "dtype"]
+KEYS = [
+    "impl",
+    "dataset",
+    "n_samples",
+    "noise",
+    "factor",
+    "test_size",
+    "dnn_hidden_units",
+    "learning_rate",
+    "optimizer",
+    "batch_size",
+    "epochs",
+    "eval_freq",
+    "seed",
+    "dtype",
+]
 
 
 def test_list_names_experiments_sweeps_and_suites(cli):
@@ -98,8 +112,13 @@ def test_sweep_refuses_a_key_its_trials_set(cli):
 
 def test_console_script_and_module_entry_points(tmp_path):
     for argv in (["classicnets"], [sys.executable, "-m", "classicnets"]):
-        done = subprocess.run([*argv, "train", "mlp-toy", "--learning_rate", "-1"],
-                              capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        done = subprocess.run(
+            [*argv, "train", "mlp-toy", "--learning_rate", "-1"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
         assert done.returncode == 2, done.stderr
         assert done.stderr.strip().splitlines() == [
             "classicnets: error: --learning_rate '-1': must be > 0, e.g. 0.01"

@@ -18,14 +18,28 @@ TB_TAGS = {"train/loss", "train/accuracy", "test/loss", "test/accuracy"}
 def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
     events = EventAccumulator(str(run_dir / "tb"))
     events.Reload()
-    return {tag: [(e.step, e.value) for e in events.Scalars(tag)]
-            for tag in events.Tags()["scalars"]}
+    return {
+        tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]
+    }
 
 
 @pytest.mark.parametrize("impl", ["numpy", "torch"])
 def test_a_run_writes_the_record_design_md_describes(cli, impl):
-    code, out, _ = cli("train", "mlp-toy", "--impl", impl, "--epochs", "4", "--eval_freq", "2",
-                       "--batch_size", "8", "--out", "run", "--quiet")
+    code, out, _ = cli(
+        "train",
+        "mlp-toy",
+        "--impl",
+        impl,
+        "--epochs",
+        "4",
+        "--eval_freq",
+        "2",
+        "--batch_size",
+        "8",
+        "--out",
+        "run",
+        "--quiet",
+    )
     assert code == 0, out
     run = cli.cwd / "run"
     config = read_json(run / "config.json")
@@ -36,7 +50,8 @@ def test_a_run_writes_the_record_design_md_describes(cli, impl):
 
     rows = read_jsonl(run / "metrics.jsonl")
     assert [(r["epoch"], r["split"]) for r in rows] == [
-        (e, s) for e in (0, 2, 4) for s in ("train", "test")]
+        (e, s) for e in (0, 2, 4) for s in ("train", "test")
+    ]
     steps_per_epoch = math.ceil(800 / 8)
     assert [r["step"] for r in rows[::2]] == [0, 2 * steps_per_epoch, 4 * steps_per_epoch]
     for row in rows:
@@ -66,8 +81,19 @@ def test_a_run_writes_the_record_design_md_describes(cli, impl):
 
 
 def test_a_diverging_run_is_recorded_as_diverged_not_crashed(cli):
-    code, out, _ = cli("train", "mlp-toy", "--learning_rate", "1e4", "--epochs", "5",
-                       "--eval_freq", "1", "--out", "run", "--quiet")
+    code, out, _ = cli(
+        "train",
+        "mlp-toy",
+        "--learning_rate",
+        "1e4",
+        "--epochs",
+        "5",
+        "--eval_freq",
+        "1",
+        "--out",
+        "run",
+        "--quiet",
+    )
     assert code == 0 and "diverged" in out
     summary = read_json(cli.cwd / "run" / "summary.json")
     assert summary["status"] == "diverged" and summary["epochs"] < 5
@@ -77,8 +103,19 @@ def test_a_diverging_run_is_recorded_as_diverged_not_crashed(cli):
 
 @pytest.mark.parametrize("impl", ["numpy", "torch"])
 def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, monkeypatch, impl):
-    keys = ["--impl", impl, "--epochs", "6", "--eval_freq", "2", "--batch_size", "4",
-            "--dataset", "circles", "--quiet"]
+    keys = [
+        "--impl",
+        impl,
+        "--epochs",
+        "6",
+        "--eval_freq",
+        "2",
+        "--batch_size",
+        "4",
+        "--dataset",
+        "circles",
+        "--quiet",
+    ]
     assert cli("train", "mlp-toy", *keys, "--out", "whole")[0] == 0
 
     save = RunDir.save_checkpoint
@@ -94,8 +131,10 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, monkeypatch, i
     assert read_json(crashed / "summary.json")["status"] == "failed"
     # A crash between logging an evaluation and checkpointing it: a row the resume redoes.
     with open(crashed / "metrics.jsonl", "a") as f:
-        f.write('{"step": 999999, "epoch": 4, "split": "train", "loss": 1, "accuracy": 0, '
-                '"time_s": 0}\n')
+        f.write(
+            '{"step": 999999, "epoch": 4, "split": "train", "loss": 1, "accuracy": 0, '
+            '"time_s": 0}\n'
+        )
     monkeypatch.setattr(RunDir, "save_checkpoint", save)
 
     assert cli("train", "mlp-toy", *keys, "--out", "crashed", "--resume")[0] == 0
@@ -104,15 +143,17 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, monkeypatch, i
     def without_time(rows):
         return [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
 
-    assert without_time(read_jsonl(crashed / "metrics.jsonl")) == \
-        without_time(read_jsonl(whole / "metrics.jsonl"))
+    assert without_time(read_jsonl(crashed / "metrics.jsonl")) == without_time(
+        read_jsonl(whole / "metrics.jsonl")
+    )
     final_a, final_b = (RunDir(d).load_checkpoint()["learner"] for d in (whole, crashed))
     for name in final_a:
         assert torch.equal(final_a[name], final_b[name]), name
     assert read_json(crashed / "summary.json")["status"] == "completed"
     tb = scalars(crashed)  # the resumed segment replaces what the crashed one logged later
-    assert [s for s, _ in tb["train/loss"]] == [r["step"] for r in
-                                                 read_jsonl(whole / "metrics.jsonl")[::2]]
+    assert [s for s, _ in tb["train/loss"]] == [
+        r["step"] for r in read_jsonl(whole / "metrics.jsonl")[::2]
+    ]
     # Resuming a finished run does nothing and says so.
     code, out, _ = cli("train", "mlp-toy", *keys, "--out", "crashed", "--resume")
     assert code == 0 and "completed" in out
@@ -120,8 +161,18 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, monkeypatch, i
 
 def test_resume_with_other_keys_is_refused(cli):
     assert cli("train", "mlp-toy", "--epochs", "2", "--out", "run", "--quiet")[0] == 0
-    code, _, err = cli("train", "mlp-toy", "--epochs", "2", "--learning_rate", "0.5",
-                       "--out", "run", "--resume", "--quiet")
+    code, _, err = cli(
+        "train",
+        "mlp-toy",
+        "--epochs",
+        "2",
+        "--learning_rate",
+        "0.5",
+        "--out",
+        "run",
+        "--resume",
+        "--quiet",
+    )
     assert code == 2 and "--learning_rate 0.01" in err and err.count("\n") == 1
 
 
@@ -129,16 +180,21 @@ def test_a_user_data_set_from_npz(cli):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(120, 3))
     y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
-    np.savez(cli.cwd / "mine.npz", X_train=X[:100], y_train=y[:100], X_test=X[100:],
-             y_test=y[100:])
-    code, out, _ = cli("train", "mlp-toy", "--dataset", "npz:mine.npz", "--epochs", "30",
-                       "--out", "run", "--quiet")
+    np.savez(cli.cwd / "mine.npz", X_train=X[:100], y_train=y[:100], X_test=X[100:], y_test=y[100:])
+    code, out, _ = cli(
+        "train", "mlp-toy", "--dataset", "npz:mine.npz", "--epochs", "30", "--out", "run", "--quiet"
+    )
     assert code == 0, out
     assert read_json(cli.cwd / "run" / "summary.json")["final"]["test"]["accuracy"] >= 0.9
     assert not (cli.cwd / "run" / "figures" / "boundary.png").exists()  # 3-D: no boundary
 
-    np.savez(cli.cwd / "objects.npz", X_train=np.array([{"a": 1}], dtype=object), y_train=y,
-             X_test=X, y_test=y)
+    np.savez(
+        cli.cwd / "objects.npz",
+        X_train=np.array([{"a": 1}], dtype=object),
+        y_train=y,
+        X_test=X,
+        y_test=y,
+    )
     code, _, err = cli("train", "mlp-toy", "--dataset", "npz:objects.npz", "--out", "bad")
     assert code == 2 and "not a readable .npz" in err and not (cli.cwd / "bad").exists()
     np.savez(cli.cwd / "partial.npz", X_train=X, y_train=y)

@@ -9,14 +9,26 @@ from classicnets.experiments import EXPERIMENTS, SWEEPS
 from classicnets.experiments.base import run_sweep
 from tests.conftest import read_json, read_jsonl
 
-TRIALS = [f"{ds}-{impl}" for ds in ("moons", "circles", "classification")
-          for impl in ("numpy", "torch")]
+TRIALS = [
+    f"{ds}-{impl}" for ds in ("moons", "circles", "classification") for impl in ("numpy", "torch")
+]
 FIGURES = ["boundaries.png", "curves.png", "data.png", "table.csv", "table.md"]
 
 
 def test_sweep_smoke_writes_every_trial_figures_and_table_and_continues(cli):
-    code, out, err = cli("sweep", "mlp-toy-compare", "--epochs", "3", "--eval_freq", "1",
-                         "--batch_size", "16", "--out", "study", "--quiet")
+    code, out, err = cli(
+        "sweep",
+        "mlp-toy-compare",
+        "--epochs",
+        "3",
+        "--eval_freq",
+        "1",
+        "--batch_size",
+        "16",
+        "--out",
+        "study",
+        "--quiet",
+    )
     assert code == 0, err
     study = cli.cwd / "study"
     record = read_json(study / "sweep.json")
@@ -36,13 +48,35 @@ def test_sweep_smoke_writes_every_trial_figures_and_table_and_continues(cli):
 
     # Running it again keeps the finished trials (same files, not retrained) ...
     before = (study / "moons-numpy" / "metrics.jsonl").stat().st_mtime_ns
-    code, _, _ = cli("sweep", "mlp-toy-compare", "--epochs", "3", "--eval_freq", "1",
-                     "--batch_size", "16", "--out", "study", "--quiet")
+    code, _, _ = cli(
+        "sweep",
+        "mlp-toy-compare",
+        "--epochs",
+        "3",
+        "--eval_freq",
+        "1",
+        "--batch_size",
+        "16",
+        "--out",
+        "study",
+        "--quiet",
+    )
     assert code == 0
     assert (study / "moons-numpy" / "metrics.jsonl").stat().st_mtime_ns == before
     # ... and refuses other keys in the same directory, before touching anything.
-    code, _, err = cli("sweep", "mlp-toy-compare", "--epochs", "5", "--eval_freq", "1",
-                       "--batch_size", "16", "--out", "study", "--quiet")
+    code, _, err = cli(
+        "sweep",
+        "mlp-toy-compare",
+        "--epochs",
+        "5",
+        "--eval_freq",
+        "1",
+        "--batch_size",
+        "16",
+        "--out",
+        "study",
+        "--quiet",
+    )
     assert code == 2 and "--epochs 3" in err
     assert (study / "moons-numpy" / "metrics.jsonl").stat().st_mtime_ns == before
 
