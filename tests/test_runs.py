@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pytest
@@ -78,6 +79,10 @@ def test_a_run_writes_the_record_design_md_describes(cli, impl):
     assert (run / "figures" / "curves.png").stat().st_size > 10_000
     assert (run / "figures" / "boundary.png").stat().st_size > 10_000
     assert not [p for p in run.rglob("*.tmp")]
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (run / "summary.json", run / "config.json", run / "figures" / "curves.png"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path  # as any other new file
 
 
 def test_a_diverging_run_is_recorded_as_diverged_not_crashed(cli):
