@@ -3,6 +3,8 @@ parity over the whole default run."""
 
 from __future__ import annotations
 
+import shlex
+
 import pytest
 
 from classicnets.experiments import EXPERIMENTS, SWEEPS
@@ -12,23 +14,15 @@ from tests.conftest import read_json, read_jsonl
 TRIALS = [
     f"{ds}-{impl}" for ds in ("moons", "circles", "classification") for impl in ("numpy", "torch")
 ]
+# A tiny sweep: every trial for 3 epochs of mini-batches.
+SMOKE = shlex.split(
+    "sweep mlp-toy-compare --epochs 3 --eval_freq 1 --batch_size 16 --out study --quiet"
+)
 FIGURES = ["boundaries.png", "curves.png", "data.png", "table.csv", "table.md"]
 
 
 def test_sweep_smoke_writes_every_trial_figures_and_table_and_continues(cli):
-    code, out, err = cli(
-        "sweep",
-        "mlp-toy-compare",
-        "--epochs",
-        "3",
-        "--eval_freq",
-        "1",
-        "--batch_size",
-        "16",
-        "--out",
-        "study",
-        "--quiet",
-    )
+    code, out, err = cli(*SMOKE)
     assert code == 0, err
     study = cli.cwd / "study"
     record = read_json(study / "sweep.json")
@@ -48,19 +42,7 @@ def test_sweep_smoke_writes_every_trial_figures_and_table_and_continues(cli):
 
     # Running it again keeps the finished trials (same files, not retrained) ...
     before = (study / "moons-numpy" / "metrics.jsonl").stat().st_mtime_ns
-    code, _, _ = cli(
-        "sweep",
-        "mlp-toy-compare",
-        "--epochs",
-        "3",
-        "--eval_freq",
-        "1",
-        "--batch_size",
-        "16",
-        "--out",
-        "study",
-        "--quiet",
-    )
+    code, _, _ = cli(*SMOKE)
     assert code == 0
     assert (study / "moons-numpy" / "metrics.jsonl").stat().st_mtime_ns == before
     # ... and refuses other keys in the same directory, before touching anything.
