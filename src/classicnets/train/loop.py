@@ -16,7 +16,6 @@ uninterrupted one would have seen.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -192,6 +191,6 @@ def summary(state: LoopState, status: str, started: float) -> dict[str, Any]:
         "epochs": state.epoch,
         "wall_time_s": round(wall, 3),
         "train_samples_per_s": round(state.samples / state.train_time_s, 1)
-        if state.train_time_s > 0 and not math.isnan(state.train_time_s)
+        if state.train_time_s > 0
         else None,
     }
