@@ -21,9 +21,10 @@ from classicnets.train.runs import atomic_write  # noqa: E402
 Metrics = list[dict[str, Any]]
 SPLIT_STYLE = {"train": "--", "test": "-"}
 IMPL_COLOR = {"numpy": "tab:blue", "torch": "tab:orange"}
-# The first run is drawn wide and pale, later ones thin on top: where curves coincide (as the
-# NumPy and PyTorch MLPs do, by construction) both stay visible.
-LINE_WIDTHS = (4.0, 1.2, 1.2, 1.2)
+# With several runs on one axis the first is drawn wide and pale, the others thin on top:
+# where curves coincide (as the NumPy and PyTorch MLPs do, by construction) all stay visible.
+UNDERLAY = {"linewidth": 4.0, "alpha": 0.45}
+OVERLAY = {"linewidth": 1.2, "marker": "."}
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
@@ -43,20 +44,11 @@ def _plot_curves(ax_acc: plt.Axes, ax_loss: plt.Axes, runs: dict[str, Metrics]) 
     """Accuracy and loss against epoch, every run and split on the same pair of axes."""
     for i, (label, metrics) in enumerate(runs.items()):
         color = IMPL_COLOR.get(label, f"C{i}")
-        width = LINE_WIDTHS[min(i, len(LINE_WIDTHS) - 1)]
+        look = UNDERLAY if i == 0 and len(runs) > 1 else OVERLAY
         for split, style in SPLIT_STYLE.items():
             for ax, key in ((ax_acc, "accuracy"), (ax_loss, "loss")):
                 x, y = _series(metrics, split, key)
-                ax.plot(
-                    x,
-                    y,
-                    style,
-                    color=color,
-                    linewidth=width,
-                    alpha=0.45 if i == 0 else 1,
-                    marker="." if i else None,
-                    label=f"{label} {split}",
-                )
+                ax.plot(x, y, style, color=color, label=f"{label} {split}", **look)
     ax_acc.set_ylabel("accuracy")
     ax_loss.set_ylabel("cross-entropy loss")
     ax_loss.set_yscale("log")
