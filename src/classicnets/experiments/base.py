@@ -23,6 +23,7 @@ FINISHED = ("completed", "diverged", "early_stopped")  # statuses a resume leave
 class Built(NamedTuple):
     learner: Learner
     settings: LoopSettings
+    data: Any  # what the learner was built on (plots of a restored run need it)
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,9 @@ class Experiment:
     summary: str  # one line, for `classicnets list`
     config: type  # frozen dataclass of the experiment's keys
     # Checks what needs the data (e.g. batch_size against the split): raises UsageError.
+    # build makes the same checks; validate is for checking many configs before any runs.
     validate: Callable[[Any], None]
-    build: Callable[[Any, torch.device], Built]  # config, device -> learner and loop settings
+    build: Callable[[Any, torch.device], Built]  # config, device -> learner, settings, data
     figures: Callable[[RunDir], list[Path]]  # draws a finished run's figures/ from its record
 
 
@@ -93,7 +95,6 @@ def run_experiment(
     out = Path(out)
     check_out_dir(out, resume)
     torch_device = resolve_device(device)
-    experiment.validate(cfg)
     keys = config.to_dict(cfg)
     run = RunDir(out)
     if resume:
@@ -101,7 +102,7 @@ def run_experiment(
         done = run.summary()
         if done and done["status"] in FINISHED:
             return done
-    built = experiment.build(cfg, torch_device)
+    built = experiment.build(cfg, torch_device)  # checks the data: still nothing written
     if not resume:
         out.mkdir(parents=True, exist_ok=True)
         run.write_config(

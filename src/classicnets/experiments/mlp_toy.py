@@ -75,17 +75,24 @@ def load_data(cfg: MLPToyConfig) -> ArrayData:
     return make_toy(cfg.dataset, cfg.n_samples, cfg.noise, cfg.factor, cfg.test_size, cfg.seed)
 
 
-def validate(cfg: MLPToyConfig) -> None:
-    n_train = len(load_data(cfg).X_train)
+def checked_data(cfg: MLPToyConfig) -> ArrayData:
+    """The run's data, after the checks that need it."""
+    data = load_data(cfg)
+    n_train = len(data.X_train)
     if cfg.batch_size > n_train:
         raise UsageError(
             f"--batch_size {cfg.batch_size}: larger than the training split "
             f"({n_train} samples); use at most {n_train}, or 0 for full batch"
         )
+    return data
+
+
+def validate(cfg: MLPToyConfig) -> None:
+    checked_data(cfg)
 
 
 def build(cfg: MLPToyConfig, device: torch.device) -> Built:
-    data = load_data(cfg)
+    data = checked_data(cfg)
     sizes = (data.num_features, *cfg.dnn_hidden_units, data.num_classes)
     layers = init_linear_layers(sizes, cfg.seed)
     if cfg.impl == "numpy":
@@ -99,15 +106,15 @@ def build(cfg: MLPToyConfig, device: torch.device) -> Built:
     settings = LoopSettings(
         epochs=cfg.epochs, eval_freq=cfg.eval_freq, batch_size=cfg.batch_size, seed=cfg.seed
     )
-    return Built(learner, settings)
+    return Built(learner, settings, data)
 
 
 def restore(run: RunDir) -> tuple[MLPToyConfig, ArrayData, Any]:
     """A finished run's config, data and learner with its last checkpointed weights."""
     cfg = config.from_dict(MLPToyConfig, run.config())
-    learner = build(cfg, torch.device("cpu")).learner
-    learner.load_state_dict(run.load_checkpoint()["learner"])
-    return cfg, load_data(cfg), learner
+    built = build(cfg, torch.device("cpu"))
+    built.learner.load_state_dict(run.load_checkpoint()["learner"])
+    return cfg, built.data, built.learner
 
 
 def figures(run: RunDir) -> list[Path]:
