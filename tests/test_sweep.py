@@ -68,7 +68,7 @@ def default_study(tmp_path_factory):
     """The whole default study, as `classicnets run` makes it (about two minutes)."""
     out = tmp_path_factory.mktemp("study")
     sweep = SWEEPS["mlp-toy-compare"]
-    run_sweep(sweep, EXPERIMENTS[sweep.experiment], {}, out, "cpu", progress=False)
+    run_sweep(sweep, EXPERIMENTS, {}, out, "cpu", progress=False)
     return out
 
 

@@ -12,6 +12,7 @@ names the problem and the fix), 1 anything else.
 from __future__ import annotations
 
 import argparse
+from dataclasses import fields
 import sys
 import time
 import traceback
@@ -74,10 +75,12 @@ def build_parser() -> Parser:
             s.name,
             help=s.summary,
             allow_abbrev=False,
-            description=f"{s.summary}. Keys of {s.experiment} given here apply "
+            description=f"{s.summary}. Keys of {' and '.join(s.experiments)} given here apply "
             "to every trial. Run it again to continue an interrupted sweep.",
         )
-        config.add_flags(p, EXPERIMENTS[s.experiment].config)
+        configs = [EXPERIMENTS[e].config for e in s.experiments]
+        common = set.intersection(*({f.name for f in fields(c)} for c in configs))
+        config.add_flags(p, configs[0], only=common)
         _common(p, "sweep directory (default: runs/SWEEP)")
 
     run = commands.add_parser("run", help="the main job: run a suite of sweeps")
@@ -97,12 +100,18 @@ def _say(line: str) -> None:
 
 def _describe(summary: dict[str, Any]) -> str:
     final = summary.get("final", {}).get("test", {})
-    best = summary.get("best", {}).get("test", {})
+    best = summary.get("best", {})
     text = f"{summary['status']}, {summary['epochs']} epochs, {summary['wall_time_s']:.1f} s"
     if final.get("accuracy") is not None:
         text += f"; test accuracy {final['accuracy']:.4f}"
-    if best.get("accuracy") is not None:
-        text += f" (best {best['accuracy']:.4f} at epoch {best['epoch']})"
+    if "val" in best:  # best by validation; the test result at that epoch
+        val, test = best["val"], best["test"]
+        text += (
+            f" (best val {val['accuracy']:.4f} at epoch {val['epoch']}: "
+            f"test {test['accuracy']:.4f})"
+        )
+    elif best.get("test", {}).get("accuracy") is not None:
+        text += f" (best {best['test']['accuracy']:.4f} at epoch {best['test']['epoch']})"
     return text
 
 
@@ -136,7 +145,7 @@ def _sweep(name: str, overrides: dict[str, str], out: Path, device: str, quiet: 
     _say(f"sweep {name}: {len(sweep.trials)} runs into {out}/")
     run_sweep(
         sweep,
-        EXPERIMENTS[sweep.experiment],
+        EXPERIMENTS,
         overrides,
         out,
         device,

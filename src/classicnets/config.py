@@ -25,6 +25,14 @@ def hp(default: Any, help: str, check: Check | None = None) -> Any:
     return dataclasses.field(default=default, metadata={"help": help, "check": check})
 
 
+def override(base: type, name: str, default: Any, help: str | None = None) -> Any:
+    """A field of `base` redeclared in a subclass with another default (and help text),
+    keeping its check: `learning_rate: float = override(OptimKeys, "learning_rate", 1e-4)`."""
+    field = next(f for f in dataclasses.fields(base) if f.name == name)
+    metadata = {**field.metadata, **({"help": help} if help else {})}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 # --- checks: each returns None when the value is fine, else what a valid one looks like ---
 def positive(value: float) -> str | None:
     return None if value > 0 else "must be > 0"
@@ -126,10 +134,15 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def add_flags(parser: argparse.ArgumentParser, cls: type) -> None:
-    """One `--key VALUE` flag per field, with the help text, the default and the choices."""
+def add_flags(
+    parser: argparse.ArgumentParser, cls: type, only: set[str] | None = None
+) -> None:
+    """One `--key VALUE` flag per field (or per field named in `only`), with the help text,
+    the default and the choices."""
     types = field_types(cls)
     for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
         tp = _kind(types[f.name])
         if typing.get_origin(tp) is Literal:
             metavar = "{" + ",".join(typing.get_args(tp)) + "}"

@@ -19,7 +19,7 @@ from classicnets.data import ArrayData  # noqa: E402
 from classicnets.train.runs import atomic_write  # noqa: E402
 
 Metrics = list[dict[str, Any]]
-SPLIT_STYLE = {"train": "--", "test": "-"}
+SPLIT_STYLE = {"train": "--", "val": ":", "test": "-"}
 IMPL_COLOR = {"numpy": "tab:blue", "torch": "tab:orange"}
 # With several runs on one axis the first is drawn wide and pale, the others thin on top:
 # where curves coincide (as the NumPy and PyTorch MLPs do, by construction) all stay visible.
@@ -48,6 +48,8 @@ def _plot_curves(ax_acc: plt.Axes, ax_loss: plt.Axes, runs: dict[str, Metrics]) 
         for split, style in SPLIT_STYLE.items():
             for ax, key in ((ax_acc, "accuracy"), (ax_loss, "loss")):
                 x, y = _series(metrics, split, key)
+                if not x:  # a run without this split (no validation split)
+                    continue
                 ax.plot(x, y, style, color=color, label=f"{label} {split}", **look)
     ax_acc.set_ylabel("accuracy")
     ax_loss.set_ylabel("cross-entropy loss")

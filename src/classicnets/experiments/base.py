@@ -42,9 +42,29 @@ class Experiment:
 class Sweep:
     name: str
     summary: str
-    experiment: str
-    trials: tuple[tuple[str, dict[str, str]], ...]  # (trial name, keys it sets)
+    trials: tuple[tuple[str, str, dict[str, str]], ...]  # (trial name, experiment, keys it sets)
     figures: Callable[[Path, list[dict[str, Any]]], list[Path]]  # sweep dir, trial rows
+
+    @property
+    def experiments(self) -> tuple[str, ...]:
+        """The experiments its trials run, in order of first appearance."""
+        return tuple(dict.fromkeys(experiment for _, experiment, _ in self.trials))
+
+
+def grid(experiment: str, name: str, **axes: tuple[Any, ...]) -> tuple:
+    """Trials for every combination of the axes' values, named from the values in order:
+    grid("cnn", "{optimizer}-lr{learning_rate}", optimizer=(...), learning_rate=(...))."""
+    from itertools import product
+
+    from classicnets.config import format_value
+
+    trials = []
+    for values in product(*axes.values()):
+        keys = dict(zip(axes, values))
+        trials.append(
+            (name.format(**keys), experiment, {k: format_value(v) for k, v in keys.items()})
+        )
+    return tuple(trials)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -120,7 +140,7 @@ def run_experiment(
 
 def run_sweep(
     sweep: Sweep,
-    experiment: Experiment,
+    experiments: dict[str, Experiment],
     overrides: dict[str, str],
     out: Path,
     device: str = "auto",
@@ -135,31 +155,38 @@ def run_sweep(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
-    set_by_trials = sorted({k for _, keys in sweep.trials for k in keys} & set(overrides))
+    set_by_trials = sorted({k for _, _, keys in sweep.trials for k in keys} & set(overrides))
     if set_by_trials:
         raise UsageError(f"--{set_by_trials[0]} is set by each trial of {sweep.name}; leave it out")
     resolve_device(device)
     plan = []
-    for name, keys in sweep.trials:
+    for name, experiment_name, keys in sweep.trials:
+        experiment = experiments[experiment_name]
         cfg = config.build(experiment.config, {**keys, **overrides})
         experiment.validate(cfg)
         run = RunDir(out / name)
         if run.file(CHECKPOINT).is_file():
             _check_same_keys(run, config.to_dict(cfg), f"trial {name} in")
-        plan.append((name, cfg, run))
+        plan.append((name, experiment, cfg, run))
     rows = []
-    for name, cfg, run in plan:
+    for name, experiment, cfg, run in plan:
         resume = run.file(CHECKPOINT).is_file()
         if not resume and run.path.exists():  # stopped before its first checkpoint: start again
             shutil.rmtree(run.path)
         summary = run_experiment(experiment, cfg, run.path, device, resume, progress)
-        row = {"trial": name, "dir": name, "keys": config.to_dict(cfg), **summary}
+        row = {
+            "trial": name,
+            "dir": name,
+            "experiment": experiment.name,
+            "keys": config.to_dict(cfg),
+            **summary,
+        }
         rows.append(row)
         if on_trial:
             on_trial(name, row)
     record = {
         "sweep": sweep.name,
-        "experiment": experiment.name,
+        "experiments": list(sweep.experiments),
         "overrides": overrides,
         "trials": rows,
     }

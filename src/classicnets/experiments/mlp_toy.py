@@ -18,7 +18,7 @@ from classicnets import config, plots
 from classicnets.config import fraction, hp, non_negative, positive, positive_ints
 from classicnets.data import TOY_DATASETS, ArrayData, load_npz, make_toy
 from classicnets.errors import UsageError
-from classicnets.experiments.base import Built, Experiment, Sweep
+from classicnets.experiments.base import Built, Experiment, Sweep, grid
 from classicnets.models import TorchMLP
 from classicnets.numpy_nn import MLP, init_linear_layers
 from classicnets.train.learners import NumpyLearner, TorchLearner
@@ -203,9 +203,6 @@ def comparison_table(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
 COMPARE = Sweep(
     name="mlp-toy-compare",
     summary="numpy and torch MLP on moons, circles and classification (6 runs), side by side",
-    experiment="mlp-toy",
-    trials=tuple(
-        (f"{ds}-{impl}", {"dataset": ds, "impl": impl}) for ds in TOY_DATASETS for impl in IMPLS
-    ),
+    trials=grid("mlp-toy", "{dataset}-{impl}", dataset=TOY_DATASETS, impl=IMPLS),
     figures=compare_figures,
 )

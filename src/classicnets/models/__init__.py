@@ -1,5 +1,5 @@
-"""PyTorch models: the MLP now; the VGG-style CNN and the recurrent nets join it later."""
+"""PyTorch models: the MLPs, the VGG-style CNN and the recurrent nets."""
 
-from classicnets.models.mlp import TorchMLP
+from classicnets.models.mlp import ImageMLP, TorchMLP
 
-__all__ = ["TorchMLP"]
+__all__ = ["ImageMLP", "TorchMLP"]

@@ -35,3 +35,25 @@ class TorchMLP(nn.Module):
             linear.weight.copy_(torch.from_numpy(W))
             linear.bias.copy_(torch.from_numpy(b))
         return self
+
+
+class ImageMLP(nn.Module):
+    """The MLP for images: [Linear -> BatchNorm? -> ReLU -> Dropout?] per hidden layer, then
+    a Linear to the classes. Input: flattened images (B, C*H*W)."""
+
+    def __init__(self, sizes: tuple[int, ...], dropout: float = 0.0, batchnorm: bool = False):
+        """sizes: (inputs, hidden..., classes), e.g. (784, 512, 256, 128, 10)."""
+        super().__init__()
+        layers: list[nn.Module] = []
+        for fan_in, fan_out in zip(sizes[:-2], sizes[1:-1]):
+            layers.append(nn.Linear(fan_in, fan_out, bias=not batchnorm))  # BN has the bias
+            if batchnorm:
+                layers.append(nn.BatchNorm1d(fan_out))
+            layers.append(nn.ReLU(inplace=True))
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(sizes[-2], sizes[-1]))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B, K) logits
+        return self.layers(X)

@@ -14,6 +14,7 @@ from torch import nn
 
 from classicnets.data import ArrayData
 from classicnets.numpy_nn import MLP, SGD, one_hot
+from classicnets.train.loop import shuffled_batches
 
 
 def log_softmax_loss(Z: np.ndarray, y: np.ndarray) -> float:
@@ -26,6 +27,8 @@ def log_softmax_loss(Z: np.ndarray, y: np.ndarray) -> float:
 
 class NumpyLearner:
     """The NumPy MLP with plain SGD."""
+
+    splits = ("train", "test")
 
     def __init__(self, model: MLP, data: ArrayData, learning_rate: float):
         self.model, self.data = model, data
@@ -40,6 +43,9 @@ class NumpyLearner:
             "test": (data.X_test.astype(dtype), data.y_test),
         }
         self.optimizer = SGD(model.flat_params, model.flat_grads, learning_rate)
+
+    def epoch_batches(self, seed: int, epoch: int, batch_size: int):
+        return shuffled_batches(*self.train_data, seed, epoch, batch_size)
 
     def step(self, X: np.ndarray, T: np.ndarray) -> None:  # X (B, D), T (B, K) one-hot
         self.model.forward(X)
@@ -100,6 +106,8 @@ class TorchLearner:
     data sits in tensors on the device, and the loop hands over views of them.
     """
 
+    splits = ("train", "test")
+
     def __init__(
         self,
         model: nn.Module,
@@ -122,6 +130,9 @@ class TorchLearner:
         self.params = tuple(self.model.parameters())
         self._param_data = [p.detach() for p in self.params]  # same storage, outside autograd
         self._grad = _engine_grad()
+
+    def epoch_batches(self, seed: int, epoch: int, batch_size: int):
+        return shuffled_batches(*self.train_data, seed, epoch, batch_size)
 
     def step(self, X: torch.Tensor, y: torch.Tensor) -> None:  # X (B, D), y (B,)
         loss = F.cross_entropy(self.model(X), y)

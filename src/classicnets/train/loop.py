@@ -1,23 +1,31 @@
 """The one training loop, for every model in classicnets.
 
-It owns epochs, batch order, the evaluation schedule, divergence detection, early stopping,
-checkpoints and the run record. What differs between models (NumPy or PyTorch, MLP or CNN)
-lives on the learner, behind four methods:
+It owns epochs, the evaluation schedule, divergence detection, early stopping, checkpoints
+and the run record. What differs between models (NumPy or PyTorch, MLP, CNN or RNN, data in
+memory or drawn fresh every step) lives on the learner, behind a few methods:
 
-    learner.train_data            (X, y) of the training split, in the learner's array type
+    learner.splits                the splits evaluated: ("train", "test") or with "val"
+    learner.epoch_batches(seed, epoch, batch_size)   the epoch's batches, in order
     learner.step(X, y)            one update on one batch
-    learner.evaluate(split)       (mean loss, accuracy) on "train" or "test"
-    learner.state_dict() / load_state_dict(state)   tensors, for checkpoints
+    learner.evaluate(split)       (mean loss, accuracy) on one of learner.splits
+    learner.state_dict() / load_state_dict(state)   tensors and numbers, for checkpoints
 
-Batches come from a permutation that depends only on (seed, epoch), so two learners given the
-same seed see the same batches in the same order, and a resumed run sees what an
+An "epoch" is whatever the learner's epoch_batches yields: a pass over the training split,
+or, for data drawn fresh every step (palindromes), a single step, so that `epochs` counts
+steps and `eval_freq` is in steps. Batches depend only on (seed, epoch), so two learners
+given the same seed see the same batches in the same order, and a resumed run sees what an
 uninterrupted one would have seen.
+
+"Best" is chosen on the validation split when there is one, and the test result is the one
+at that same step: the test split never chooses anything. Without a validation split, best
+is the best test evaluation (and labelled best.test).
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -29,7 +37,11 @@ from classicnets.train.runs import RunDir, finite_or_none
 
 
 class Learner(Protocol):
-    train_data: tuple[Any, Any]
+    splits: tuple[str, ...]
+
+    def epoch_batches(
+        self, seed: int, epoch: int, batch_size: int
+    ) -> Iterable[tuple[Any, Any]]: ...
 
     def step(self, X: Any, y: Any) -> None: ...
 
@@ -46,7 +58,7 @@ class LoopSettings:
     eval_freq: int  # epochs between evaluations (also at epoch 0 and at the last epoch)
     batch_size: int  # samples per update; 1 = per-sample SGD, 0 = the whole split
     seed: int  # batch order is drawn from (seed, epoch)
-    patience: int = 0  # evaluations without a better test accuracy before stopping; 0 = never
+    patience: int = 0  # evaluations without a better selection accuracy before stopping; 0 = never
 
 
 @dataclass
@@ -59,7 +71,7 @@ class LoopState:
     train_time_s: float = 0.0  # updates only
     samples: int = 0  # training samples seen
     evals_since_best: int = 0
-    best: dict[str, Any] = field(default_factory=dict)  # test loss, accuracy, step, epoch
+    best: dict[str, Any] = field(default_factory=dict)  # split -> loss, accuracy, step, epoch
     final: dict[str, Any] = field(default_factory=dict)  # last evaluation, by split
 
 
@@ -78,6 +90,18 @@ def batches(X: Any, y: Any, order: np.ndarray, batch_size: int) -> list[tuple[An
     return [(X[s : s + batch_size], y[s : s + batch_size]) for s in range(0, len(X), batch_size)]
 
 
+def shuffled_batches(
+    X: Any, y: Any, seed: int, epoch: int, batch_size: int
+) -> list[tuple[Any, Any]]:
+    """An epoch over (X, y) in memory: the (seed, epoch) order; batch_size 0 = one batch."""
+    return batches(X, y, epoch_order(seed, epoch, len(X)), batch_size or len(X))
+
+
+def selection_split(splits: tuple[str, ...]) -> str:
+    """The split that chooses "best" and early stopping: validation if there is one."""
+    return "val" if "val" in splits else "test"
+
+
 def train(
     learner: Learner,
     settings: LoopSettings,
@@ -94,10 +118,11 @@ def train(
         checkpoint = run.load_checkpoint()
         learner.load_state_dict(checkpoint["learner"])
         torch.set_rng_state(checkpoint["torch_rng"])
+        if "cuda_rng" in checkpoint and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
         state = LoopState(**checkpoint["loop"])
         run.truncate_metrics(state.step)
-    n = len(learner.train_data[0])
-    batch_size = settings.batch_size or n
+    chooser = selection_split(learner.splits)
     writer = run.tensorboard(purge_step=state.step + 1 if resume else None)
     started = time.perf_counter() - state.wall_time_s
     status = "completed"
@@ -114,30 +139,29 @@ def train(
     def evaluate_and_save() -> str | None:
         """Log both splits at the current step; checkpoint; say why to stop, if we should."""
         state.wall_time_s = time.perf_counter() - started
-        rows = []
-        for split in ("train", "test"):
+        rows = {}
+        for split in learner.splits:
             loss, accuracy = learner.evaluate(split)
-            rows.append(
-                {
-                    "step": state.step,
-                    "epoch": state.epoch,
-                    "split": split,
-                    "loss": finite_or_none(loss),
-                    "accuracy": accuracy,
-                    "time_s": round(state.wall_time_s, 4),
-                }
-            )
+            rows[split] = {
+                "step": state.step,
+                "epoch": state.epoch,
+                "split": split,
+                "loss": finite_or_none(loss),
+                "accuracy": accuracy,
+                "time_s": round(state.wall_time_s, 4),
+            }
             writer.add_scalar(f"{split}/loss", loss, state.step)
             writer.add_scalar(f"{split}/accuracy", accuracy, state.step)
             state.final[split] = {"loss": finite_or_none(loss), "accuracy": accuracy}
         writer.flush()
-        run.append_metrics(rows)
-        bar.set_postfix(test_acc=f"{rows[1]['accuracy']:.3f}")
-        if any(row["loss"] is None for row in rows):
+        run.append_metrics(list(rows.values()))
+        bar.set_postfix({f"{chooser}_acc": f"{rows[chooser]['accuracy']:.3f}"})
+        if any(row["loss"] is None for row in rows.values()):
             return "diverged"
-        test = rows[1]
-        if not state.best or test["accuracy"] > state.best["accuracy"]:
-            state.best = {k: test[k] for k in ("loss", "accuracy", "step", "epoch")}
+        if not state.best or rows[chooser]["accuracy"] > state.best[chooser]["accuracy"]:
+            keep = ("loss", "accuracy", "step", "epoch")
+            # the chooser's best and, with a validation split, the test result at that step
+            state.best = {s: {k: rows[s][k] for k in keep} for s in {chooser, "test"}}
             state.evals_since_best = 0
         else:
             state.evals_since_best += 1
@@ -145,6 +169,11 @@ def train(
             {
                 "learner": learner.state_dict(),
                 "torch_rng": torch.get_rng_state(),
+                **(
+                    {"cuda_rng": torch.cuda.get_rng_state_all()}
+                    if torch.cuda.is_initialized()
+                    else {}
+                ),
                 "loop": asdict(state),
             }
         )
@@ -157,14 +186,12 @@ def train(
         with np.errstate(over="ignore", invalid="ignore"):
             stop = evaluate_and_save() if state.epoch == 0 and not resume else None
             while stop is None and state.epoch < settings.epochs:
-                order = epoch_order(settings.seed, state.epoch, n)
-                epoch_batches = batches(*learner.train_data, order, batch_size)
                 t0 = time.perf_counter()
-                for X, y in epoch_batches:
+                for X, y in learner.epoch_batches(settings.seed, state.epoch, settings.batch_size):
                     learner.step(X, y)
+                    state.step += 1
+                    state.samples += len(y)
                 state.train_time_s += time.perf_counter() - t0
-                state.step += len(epoch_batches)
-                state.samples += n
                 state.epoch += 1
                 bar.update(1)
                 if state.epoch % settings.eval_freq == 0 or state.epoch == settings.epochs:
@@ -186,7 +213,7 @@ def summary(state: LoopState, status: str, started: float) -> dict[str, Any]:
     return {
         "status": status,
         "final": state.final,
-        "best": {"test": state.best},
+        "best": state.best,
         "steps": state.step,
         "epochs": state.epoch,
         "wall_time_s": round(wall, 3),
