@@ -1,8 +1,9 @@
-"""The command line: list, train, sweep, run.
+"""The command line: list, train, sweep, analyze, run.
 
     classicnets list
     classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda] [--resume]
     classicnets sweep SWEEP [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda]
+    classicnets analyze RUN_DIR [--layer N]
     classicnets run [--suite quick|full] [--out DIR]
 
 Exit codes: 0 done (a diverged run too: it is recorded as such), 2 bad input (one line that
@@ -12,10 +13,10 @@ names the problem and the fix), 1 anything else.
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
 import sys
 import time
 import traceback
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from classicnets import config
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS
 from classicnets.experiments.base import run_experiment, run_sweep
+from classicnets.train.runs import CHECKPOINT, CONFIG, RunDir
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,6 +84,20 @@ def build_parser() -> Parser:
         common = set.intersection(*({f.name for f in fields(c)} for c in configs))
         config.add_flags(p, configs[0], only=common)
         _common(p, "sweep directory (default: runs/SWEEP)")
+
+    analyze = commands.add_parser(
+        "analyze",
+        help="look inside a trained model: figures into RUN_DIR/figures",
+        description="Filters, activation statistics, deconvnet and occlusion for a cnn run; "
+        "gradient flow over time for a sequence run.",
+    )
+    analyze.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
+    analyze.add_argument(
+        "--layer",
+        type=int,
+        default=None,
+        help="cnn: the conv layer (1-based) the deconvnet projects from (default: the last one)",
+    )
 
     run = commands.add_parser("run", help="the main job: run a suite of sweeps")
     run.add_argument(
@@ -166,6 +182,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    run = RunDir(args.run_dir)
+    if not run.file(CONFIG).is_file() or not run.file(CHECKPOINT).is_file():
+        raise UsageError(
+            f"'{args.run_dir}' holds no config.json and checkpoint.pt; pass the --out of a "
+            "finished run"
+        )
+    name = run.config().get("experiment")
+    experiment = EXPERIMENTS.get(name)
+    if experiment is None or experiment.analyze is None:
+        able = ", ".join(e.name for e in EXPERIMENTS.values() if e.analyze)
+        raise UsageError(f"'{args.run_dir}' is a {name} run; analyze looks inside {able} runs")
+    if args.layer is not None and args.layer < 1:
+        raise UsageError(f"--layer {args.layer}: expected a conv layer number from 1")
+    for path in experiment.analyze(run, args.layer):
+        _say(str(path))
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"suite-{args.suite}"
     if out.exists() and not out.is_dir():
@@ -176,7 +211,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"list": cmd_list, "train": cmd_train, "sweep": cmd_sweep, "run": cmd_run}
+COMMANDS = {
+    "list": cmd_list,
+    "train": cmd_train,
+    "sweep": cmd_sweep,
+    "analyze": cmd_analyze,
+    "run": cmd_run,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -134,9 +134,7 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def add_flags(
-    parser: argparse.ArgumentParser, cls: type, only: set[str] | None = None
-) -> None:
+def add_flags(parser: argparse.ArgumentParser, cls: type, only: set[str] | None = None) -> None:
     """One `--key VALUE` flag per field (or per field named in `only`), with the help text,
     the default and the choices."""
     types = field_types(cls)

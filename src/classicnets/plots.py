@@ -35,27 +35,42 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _series(metrics: Metrics, split: str, key: str) -> tuple[list[int], list[float]]:
+def _series(
+    metrics: Metrics, split: str, key: str, x: str = "epoch"
+) -> tuple[list[int], list[float]]:
     rows = [r for r in metrics if r["split"] == split]
-    return [r["epoch"] for r in rows], [np.nan if r[key] is None else r[key] for r in rows]
+    return [r[x] for r in rows], [np.nan if r[key] is None else r[key] for r in rows]
 
 
-def _plot_curves(ax_acc: plt.Axes, ax_loss: plt.Axes, runs: dict[str, Metrics]) -> None:
-    """Accuracy and loss against epoch, every run and split on the same pair of axes."""
+def _plot_curves(
+    ax_acc: plt.Axes,
+    ax_loss: plt.Axes,
+    runs: dict[str, Metrics],
+    splits: tuple[str, ...] = tuple(SPLIT_STYLE),
+    underlay: bool = True,
+    x: str = "epoch",
+) -> None:
+    """Accuracy and loss against epoch (or step), every run and split on the same pair of axes.
+
+    A run without a "val" split shows its "test" split where "val" was asked for.
+    """
     for i, (label, metrics) in enumerate(runs.items()):
         color = IMPL_COLOR.get(label, f"C{i}")
-        look = UNDERLAY if i == 0 and len(runs) > 1 else OVERLAY
-        for split, style in SPLIT_STYLE.items():
+        look = UNDERLAY if underlay and i == 0 and len(runs) > 1 else OVERLAY
+        logged = {r["split"] for r in metrics}
+        shown = [s if s in logged or s != "val" else "test" for s in splits]
+        for split in dict.fromkeys(shown):
+            style = SPLIT_STYLE[split]
             for ax, key in ((ax_acc, "accuracy"), (ax_loss, "loss")):
-                x, y = _series(metrics, split, key)
-                if not x:  # a run without this split (no validation split)
+                xs, ys = _series(metrics, split, key, x)
+                if not xs:  # a run without this split
                     continue
-                ax.plot(x, y, style, color=color, label=f"{label} {split}", **look)
+                ax.plot(xs, ys, style, color=color, label=f"{label} {split}", **look)
     ax_acc.set_ylabel("accuracy")
     ax_loss.set_ylabel("cross-entropy loss")
     ax_loss.set_yscale("log")
     for ax in (ax_acc, ax_loss):
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(x)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
 
@@ -75,19 +90,28 @@ def _largest_gap(runs: dict[str, Metrics]) -> str:
     return f" (largest gap between the two: {max(gaps):.1e})" if gaps else ""
 
 
-def curves(runs: dict[str, Metrics], path: Path, title: str = "") -> Path:
+def curves(runs: dict[str, Metrics], path: Path, title: str = "", x: str = "epoch") -> Path:
     """One run's (or a few runs') accuracy and loss curves, side by side."""
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
-    _plot_curves(ax_acc, ax_loss, runs)
+    _plot_curves(ax_acc, ax_loss, runs, x=x)
     fig.suptitle(title)
     return _save(fig, path)
 
 
-def curves_grid(grid: dict[str, dict[str, Metrics]], path: Path) -> Path:
-    """A row per data set: accuracy and loss of every implementation on one pair of axes."""
+def curves_grid(
+    grid: dict[str, dict[str, Metrics]],
+    path: Path,
+    splits: tuple[str, ...] | None = None,
+    x: str = "epoch",
+) -> Path:
+    """A row per group (data set, optimizer): accuracy and loss of every run in the group on
+    one pair of axes. With `splits`, only those (and runs are not drawn as an underlay)."""
     fig, axes = plt.subplots(len(grid), 2, figsize=(10, 3.6 * len(grid)), squeeze=False)
     for (name, runs), (ax_acc, ax_loss) in zip(grid.items(), axes):
-        _plot_curves(ax_acc, ax_loss, runs)
+        if splits is None:
+            _plot_curves(ax_acc, ax_loss, runs, x=x)
+        else:
+            _plot_curves(ax_acc, ax_loss, runs, splits, underlay=False, x=x)
         ax_acc.set_title(f"{name}: accuracy")
         ax_loss.set_title(f"{name}: loss{_largest_gap(runs)}")
     fig.tight_layout()

@@ -28,6 +28,9 @@ from classicnets.train.loop import epoch_order
 
 Layout = Literal["image", "flat", "rows"]  # (B, C, H, W) | (B, C*H*W) | (B, T=H, F=C*W)
 EVAL_BATCH = 1000  # samples per evaluation forward pass: bounded memory, whatever the split
+# The "train" evaluation reads a fixed random subset of at most this many training samples:
+# an estimate as good as the whole split's for a curve, at a fraction of the cost.
+TRAIN_EVAL_MAX = 10_000
 
 
 def _subset(X: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -140,11 +143,19 @@ class TensorSource:
         self.splits, self.num_classes = splits.names, splits.num_classes
         self.device, self.layout, self.augment = device, layout, augment
         self.memory_format = memory_format
-        self.data = {
-            name: (torch.as_tensor(X).to(device), torch.as_tensor(y, dtype=torch.int64).to(device))
+        self.data = {  # np.require: a writable copy where the loader's array is read-only
+            name: (
+                torch.from_numpy(np.require(X, requirements=["C", "W"])).to(device),
+                torch.as_tensor(y, dtype=torch.int64).to(device),
+            )
             for name, (X, y) in splits.arrays.items()
         }
         X_train = splits.arrays["train"][0]
+        self._train_eval = self.data["train"]
+        if len(X_train) > TRAIN_EVAL_MAX:  # a fixed random subset, the same in every run
+            keep = np.sort(np.random.default_rng(0).choice(len(X_train), TRAIN_EVAL_MAX, False))
+            keep_t = torch.from_numpy(keep).to(device)
+            self._train_eval = tuple(t[keep_t] for t in self.data["train"])
         self.is_image = X_train.ndim == 4
         if self.is_image:
             mean, std = channel_stats(X_train)
@@ -181,7 +192,7 @@ class TensorSource:
             yield self.inputs(X[idx], generator), y[idx]
 
     def eval_batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        X, y = self.data[split]
+        X, y = self._train_eval if split == "train" else self.data[split]
         for start in range(0, len(y), EVAL_BATCH):
             yield self.inputs(X[start : start + EVAL_BATCH]), y[start : start + EVAL_BATCH]
 

@@ -36,6 +36,8 @@ class Experiment:
     validate: Callable[[Any], None]
     build: Callable[[Any, torch.device], Built]  # config, device -> learner, settings, data
     figures: Callable[[RunDir], list[Path]]  # draws a finished run's figures/ from its record
+    # `classicnets analyze`: looks inside a trained model (run, layer) -> figures written
+    analyze: Callable[[RunDir, int | None], list[Path]] | None = None
 
 
 @dataclass(frozen=True)

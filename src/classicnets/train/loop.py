@@ -161,7 +161,9 @@ def train(
         if not state.best or rows[chooser]["accuracy"] > state.best[chooser]["accuracy"]:
             keep = ("loss", "accuracy", "step", "epoch")
             # the chooser's best and, with a validation split, the test result at that step
-            state.best = {s: {k: rows[s][k] for k in keep} for s in {chooser, "test"}}
+            state.best = {
+                s: {k: rows[s][k] for k in keep} for s in dict.fromkeys((chooser, "test"))
+            }
             state.evals_since_best = 0
         else:
             state.evals_since_best += 1

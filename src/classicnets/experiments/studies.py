@@ -1,0 +1,79 @@
+"""The figures and tables of a grid sweep, from its trials' records: one table row per trial
+(best and final loss and accuracy of every split), and curves grouped by one key with a line
+per value of another. A diverged trial stays in both, marked as diverged."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from classicnets import plots
+from classicnets.train.runs import RunDir
+
+SPLITS = ("train", "val", "test")
+
+
+def trial_table(trials: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A row per trial: its keys, status, best (by validation when there is one) and final
+    loss and accuracy of each split."""
+    rows = []
+    for t in trials:
+        best = t.get("best", {})
+        chooser = "val" if "val" in best else "test"
+        at_best = best.get(chooser, {})
+        row: dict[str, Any] = {k: t["keys"][k] for k in keys} if keys else {"trial": t["trial"]}
+        row["status"] = t["status"]
+        row[f"best epoch (by {chooser})"] = at_best.get("epoch")
+        for split in SPLITS:
+            if split in best:
+                row[f"best {split} accuracy"] = best[split].get("accuracy")
+                row[f"best {split} loss"] = best[split].get("loss")
+        for split in SPLITS:
+            final = t.get("final", {}).get(split)
+            if final is not None:
+                row[f"final {split} accuracy"] = final.get("accuracy")
+                row[f"final {split} loss"] = final.get("loss")
+        row["epochs"] = t.get("epochs")
+        row["wall time (s)"] = t.get("wall_time_s")
+        row["train samples/s"] = t.get("train_samples_per_s")
+        rows.append(row)
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    return [{c: row.get(c) for c in columns} for row in rows]
+
+
+def _label(trial: dict[str, Any], key: str) -> str:
+    label = f"{key} {trial['keys'][key]}"
+    return label if trial["status"] != "diverged" else f"{label} (diverged)"
+
+
+def grouped_figures(
+    group_key: str, line_key: str, extra_keys: tuple[str, ...] = ()
+) -> Callable[[Path, list[dict[str, Any]]], list[Path]]:
+    """Sweep figures: curves.png with a row per value of group_key (a line per line_key
+    value), and table.md/.csv with a row per trial."""
+
+    def figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
+        grid: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for t in trials:
+            group = f"{group_key} {t['keys'][group_key]}"
+            grid.setdefault(group, {})[_label(t, line_key)] = RunDir(out / t["dir"]).metrics()
+        table = trial_table(trials, (group_key, line_key, *extra_keys))
+        return [
+            plots.curves_grid(grid, out / "figures" / "curves.png", splits=("train", "val")),
+            plots.write_table(table, out / "figures" / "table"),
+        ]
+
+    return figures
+
+
+def side_by_side_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
+    """Sweep figures for a few runs compared on the same data (MLP vs CNN): their curves on
+    one pair of axes, and the table."""
+    runs = {t["trial"]: RunDir(out / t["dir"]).metrics() for t in trials}
+    dataset = trials[0]["keys"].get("dataset", "")
+    grid = {f"{' vs '.join(runs)} on {dataset}": runs}
+    return [
+        plots.curves_grid(grid, out / "figures" / "curves.png", splits=("train", "val", "test")),
+        plots.write_table(trial_table(trials, ()), out / "figures" / "table"),
+    ]
