@@ -97,7 +97,12 @@ def test_random_crop_flip_moves_pixels_by_at_most_the_padding_and_is_seeded():
 def test_every_optimizer_and_schedule_steps_and_restores(optimizer, schedule):
     keys = build(
         OptimKeys,
-        {"optimizer": optimizer, "lr_schedule": schedule, "momentum": "0.9", "weight_decay": "1e-4"},
+        {
+            "optimizer": optimizer,
+            "lr_schedule": schedule,
+            "momentum": "0.9",
+            "weight_decay": "1e-4",
+        },
     )
     torch.manual_seed(0)
     model = torch.nn.Linear(4, 3)

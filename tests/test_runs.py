@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -106,8 +108,26 @@ def test_a_diverging_run_is_recorded_as_diverged_not_crashed(cli):
     assert read_jsonl(cli.cwd / "run" / "metrics.jsonl")[-1]["loss"] is None
 
 
+@contextlib.contextmanager
+def crash_after_epoch(epoch: int):
+    """Within: the process dies (KeyboardInterrupt) right after the checkpoint at `epoch`."""
+    save = RunDir.save_checkpoint
+
+    def crash(self, state):
+        save(self, state)
+        if state["loop"]["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    with mock.patch.object(RunDir, "save_checkpoint", crash):
+        yield
+
+
+def without_time(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
+
+
 @pytest.mark.parametrize("impl", ["numpy", "torch"])
-def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, monkeypatch, impl):
+def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, impl):
     keys = [
         "--impl",
         impl,
@@ -123,15 +143,8 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, monkeypatch, i
     ]
     assert cli("train", "mlp-toy", *keys, "--out", "whole")[0] == 0
 
-    save = RunDir.save_checkpoint
-
-    def crash_after_epoch_2(self, state):  # the process dies right after a checkpoint
-        save(self, state)
-        if state["loop"]["epoch"] == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(RunDir, "save_checkpoint", crash_after_epoch_2)
-    assert cli("train", "mlp-toy", *keys, "--out", "crashed")[0] == 1
+    with crash_after_epoch(2):
+        assert cli("train", "mlp-toy", *keys, "--out", "crashed")[0] == 1
     crashed = cli.cwd / "crashed"
     assert read_json(crashed / "summary.json")["status"] == "failed"
     # A crash between logging an evaluation and checkpointing it: a row the resume redoes.
@@ -140,13 +153,9 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, monkeypatch, i
             '{"step": 999999, "epoch": 4, "split": "train", "loss": 1, "accuracy": 0, '
             '"time_s": 0}\n'
         )
-    monkeypatch.setattr(RunDir, "save_checkpoint", save)
 
     assert cli("train", "mlp-toy", *keys, "--out", "crashed", "--resume")[0] == 0
     whole = cli.cwd / "whole"
-
-    def without_time(rows):
-        return [{k: v for k, v in r.items() if k != "time_s"} for r in rows]
 
     assert without_time(read_jsonl(crashed / "metrics.jsonl")) == without_time(
         read_jsonl(whole / "metrics.jsonl")

@@ -20,7 +20,16 @@ from classicnets.train.runs import atomic_write  # noqa: E402
 
 Metrics = list[dict[str, Any]]
 SPLIT_STYLE = {"train": "--", "val": ":", "test": "-"}
-IMPL_COLOR = {"numpy": "tab:blue", "torch": "tab:orange"}
+# One colour per implementation, model and cell across every figure (and so the report).
+COLOR = {
+    "numpy": "tab:blue",
+    "torch": "tab:orange",
+    "mlp": "tab:brown",
+    "cnn": "tab:cyan",
+    "rnn": "tab:red",
+    "lstm": "tab:purple",
+    "gru": "tab:green",
+}
 # With several runs on one axis the first is drawn wide and pale, the others thin on top:
 # where curves coincide (as the NumPy and PyTorch MLPs do, by construction) all stay visible.
 UNDERLAY = {"linewidth": 4.0, "alpha": 0.45}
@@ -55,7 +64,7 @@ def _plot_curves(
     A run without a "val" split shows its "test" split where "val" was asked for.
     """
     for i, (label, metrics) in enumerate(runs.items()):
-        color = IMPL_COLOR.get(label, f"C{i}")
+        color = COLOR.get(label, f"C{i}")
         look = UNDERLAY if underlay and i == 0 and len(runs) > 1 else OVERLAY
         logged = {r["split"] for r in metrics}
         shown = [s if s in logged or s != "val" else "test" for s in splits]
@@ -88,6 +97,26 @@ def _largest_gap(runs: dict[str, Metrics]) -> str:
         if x["loss"] is not None and y["loss"] is not None
     ]
     return f" (largest gap between the two: {max(gaps):.1e})" if gaps else ""
+
+
+def accuracy_against(
+    lines: dict[str, dict[int, float | None]], path: Path, xlabel: str, title: str = ""
+) -> Path:
+    """Accuracy against one key (input length), a line per label (cell); missing or
+    diverged points (None) leave a gap."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, points in lines.items():
+        xs = sorted(points)
+        ys = [np.nan if points[x] is None else points[x] for x in xs]
+        ax.plot(xs, ys, "o-", color=COLOR.get(label), label=label)
+    ax.axhline(0.1, color="grey", linewidth=0.8, linestyle=":", label="chance (10 classes)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy (at the best validation step)")
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title)
+    return _save(fig, path)
 
 
 def curves(runs: dict[str, Metrics], path: Path, title: str = "", x: str = "epoch") -> Path:

@@ -62,7 +62,7 @@ OPTIMIZERS = Sweep(
         optimizer=("adam", "sgd", "adagrad"),
         learning_rate=(1e-2, 1e-3, 1e-4, 1e-6),
     ),
-    figures=grouped_figures("optimizer", "learning_rate"),
+    figures=grouped_figures("optimizer", ("learning_rate",)),
 )
 
 MLP_VS_CNN = Sweep(

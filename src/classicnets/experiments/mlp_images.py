@@ -18,7 +18,7 @@ from classicnets.experiments.images import (
     validate_data,
 )
 from classicnets.models import ImageMLP
-from classicnets.train.optim import Optimizer
+from classicnets.train.optim import Optimizer, Schedule
 
 
 def _dropout(value: float) -> str | None:
@@ -27,16 +27,19 @@ def _dropout(value: float) -> str | None:
 
 @dataclass(frozen=True)
 class MLPImagesConfig(ImageKeys, OptimKeys):
+    # Defaults: what reached 0.91 test accuracy on Fashion-MNIST here (README, Results); the
+    # course's set-up was 512,256,128 with dropout 0.1, no batch norm, constant lr 1e-3.
     dnn_hidden_units: tuple[int, ...] = hp(
-        (512, 256, 128), "hidden layer widths, comma-separated, e.g. 1024,512", positive_ints
+        (1024, 512), "hidden layer widths, comma-separated, e.g. 512,256,128", positive_ints
     )
-    dropout: float = hp(0.1, "dropout after each hidden ReLU (0 = none)", _dropout)
-    batchnorm: bool = hp(False, "batch norm between each hidden Linear and its ReLU")
+    dropout: float = hp(0.2, "dropout after each hidden ReLU (0 = none)", _dropout)
+    batchnorm: bool = hp(True, "batch norm between each hidden Linear and its ReLU")
     optimizer: Optimizer = override(OptimKeys, "optimizer", "adamw")
     weight_decay: float = override(OptimKeys, "weight_decay", 1e-4)
+    lr_schedule: Schedule = override(OptimKeys, "lr_schedule", "cosine")
     patience: int = override(ImageKeys, "patience", 10)
     epochs: int = override(
-        ImageKeys, "epochs", 50, "passes over the training split (early stopping may end sooner)"
+        ImageKeys, "epochs", 40, "passes over the training split (early stopping may end sooner)"
     )
 
 

@@ -42,23 +42,23 @@ def trial_table(trials: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dic
     return [{c: row.get(c) for c in columns} for row in rows]
 
 
-def _label(trial: dict[str, Any], key: str) -> str:
-    label = f"{key} {trial['keys'][key]}"
+def _label(trial: dict[str, Any], keys: tuple[str, ...]) -> str:
+    label = ", ".join(f"{k} {trial['keys'][k]}" for k in keys)
     return label if trial["status"] != "diverged" else f"{label} (diverged)"
 
 
 def grouped_figures(
-    group_key: str, line_key: str, extra_keys: tuple[str, ...] = ()
+    group_key: str, line_keys: tuple[str, ...]
 ) -> Callable[[Path, list[dict[str, Any]]], list[Path]]:
-    """Sweep figures: curves.png with a row per value of group_key (a line per line_key
-    value), and table.md/.csv with a row per trial."""
+    """Sweep figures: curves.png with a row per value of group_key (a line per combination
+    of line_keys), and table.md/.csv with a row per trial."""
 
     def figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
         grid: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for t in trials:
             group = f"{group_key} {t['keys'][group_key]}"
-            grid.setdefault(group, {})[_label(t, line_key)] = RunDir(out / t["dir"]).metrics()
-        table = trial_table(trials, (group_key, line_key, *extra_keys))
+            grid.setdefault(group, {})[_label(t, line_keys)] = RunDir(out / t["dir"]).metrics()
+        table = trial_table(trials, (group_key, *line_keys))
         return [
             plots.curves_grid(grid, out / "figures" / "curves.png", splits=("train", "val")),
             plots.write_table(table, out / "figures" / "table"),
