@@ -1,9 +1,10 @@
-"""The command line: list, train, sweep, analyze, run.
+"""The command line: list, train, sweep, analyze, report, run.
 
     classicnets list
     classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda] [--resume]
     classicnets sweep SWEEP [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda]
     classicnets analyze RUN_DIR [--layer N]
+    classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
     classicnets run [--suite quick|full] [--out DIR]
 
 Exit codes: 0 done (a diverged run too: it is recorded as such), 2 bad input (one line that
@@ -99,7 +100,20 @@ def build_parser() -> Parser:
         help="cnn: the conv layer (1-based) the deconvnet projects from (default: the last one)",
     )
 
-    run = commands.add_parser("run", help="the main job: run a suite of sweeps")
+    report = commands.add_parser(
+        "report",
+        help="one self-contained HTML page from run and sweep directories",
+        description="Reads every sweep and run under the directories (runs/ by default) and "
+        "writes one HTML file with the figures embedded: it opens anywhere, offline.",
+    )
+    report.add_argument(
+        "dirs", type=Path, nargs="*", metavar="RUN_OR_SWEEP_DIR", help="default: runs"
+    )
+    report.add_argument(
+        "--out", type=Path, default=Path("report.html"), help="the HTML file (default: report.html)"
+    )
+
+    run = commands.add_parser("run", help="the main job: run a suite of sweeps, then report")
     run.add_argument(
         "--suite",
         default="quick",
@@ -140,7 +154,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         _say(f"  {s.name:<18} {s.summary}")
     _say("suites (classicnets run --suite NAME):")
     for name, members in SUITES.items():
-        _say(f"  {name:<18} {', '.join(members)}")
+        _say(f"  {name:<18} {', '.join(sweep for sweep, _ in members)}")
     return 0
 
 
@@ -201,13 +215,31 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(dirs: list[Path], out: Path) -> Path:
+    from classicnets.report.build import build_report  # jinja2 and the template: only here
+
+    missing = [d for d in dirs if not d.is_dir()]
+    if missing:
+        raise UsageError(f"'{missing[0]}' is not a directory; pass run or sweep directories")
+    if out.is_dir() or out.suffix.lower() not in (".html", ".htm"):
+        raise UsageError(f"--out '{out}': expected a file name ending in .html")
+    return build_report(dirs, out)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    dirs = args.dirs or [Path("runs")]
+    _say(f"report: {_report(dirs, args.out)}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"suite-{args.suite}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
-    for name in SUITES[args.suite]:
-        _sweep(name, {}, out / name, args.device, args.quiet)
+    for name, keys in SUITES[args.suite]:
+        _sweep(name, keys, out / name, args.device, args.quiet)
     _say(f"suite {args.suite} done: {out}/")
+    _say(f"report: {_report([out], out / 'report.html')}")
     return 0
 
 
@@ -216,6 +248,7 @@ COMMANDS = {
     "train": cmd_train,
     "sweep": cmd_sweep,
     "analyze": cmd_analyze,
+    "report": cmd_report,
     "run": cmd_run,
 }
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 
 from classicnets.config import hp, override, positive
+from classicnets.data.pipeline import Splits
 from classicnets.experiments.base import Built, Experiment, Sweep, grid
 from classicnets.experiments.images import (
     ImageKeys,
@@ -33,13 +34,13 @@ class CNNConfig(ImageKeys, OptimKeys):
     epochs: int = override(ImageKeys, "epochs", 10)
 
 
-def build(cfg: CNNConfig, device: torch.device) -> Built:
+def build(cfg: CNNConfig, device: torch.device, splits: Splits | None = None) -> Built:
     def make_model(sample_shape: tuple[int, ...], num_classes: int) -> VGG:
         return VGG(sample_shape[0], num_classes, ARCH, cfg.width)
 
     # channels_last: measured ~1.4x faster for this network on the 2-core CPU (and the layout
     # tensor cores want on a GPU); see benchmarks/cnn.py.
-    return build_classifier(cfg, device, "image", make_model, torch.channels_last)
+    return build_classifier(cfg, device, "image", make_model, torch.channels_last, splits)
 
 
 EXPERIMENT = Experiment(

@@ -1,0 +1,73 @@
+"""The report's page: one Jinja2 template, styles inline, no scripts, nothing fetched."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>classicnets report</title>
+<style>
+  body { font: 15px/1.5 system-ui, sans-serif; max-width: 1100px; margin: 2em auto;
+         padding: 0 1em; color: #222; }
+  h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; margin-top: 2em; }
+  nav a { margin-right: 1em; } .muted { color: #666; font-size: 0.9em; }
+  figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+  figcaption { color: #555; font-size: 0.9em; }
+  table { border-collapse: collapse; font-size: 0.82em; margin: 1em 0; display: block;
+          overflow-x: auto; }
+  th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: right; white-space: nowrap; }
+  th { background: #f5f5f5; } td:first-child, th:first-child { text-align: left; }
+  pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; }
+  .findings { background: #f3f8ff; border-left: 3px solid #4a7fd0; padding: 0.4em 1em; }
+  .missing { background: #fff7e6; border-left: 3px solid #e0a030; padding: 0.4em 1em; }
+</style>
+</head>
+<body>
+<h1>classicnets report</h1>
+<p class="muted">classicnets {{ version }}, made {{ created }} from {{ roots | join(", ") }}.
+Every number below comes from the run records there; "best" is chosen on the validation
+split and the test accuracy is reported at that point.</p>
+<nav>{% for s in sections %}<a href="#{{ s.anchor }}">{{ s.title }}</a>{% endfor %}</nav>
+{% for s in sections %}
+<section id="{{ s.anchor }}" class="study">
+<h2>{{ s.title }}</h2>
+<p>{{ s.intro }}</p>
+{% if s.present %}
+<div class="findings"><p><b>What the numbers show.</b></p>
+<ul>{% for line in s.findings %}<li>{{ line }}</li>{% endfor %}</ul></div>
+{% for uri, caption in s.figures %}
+<figure><img src="{{ uri }}" alt="{{ caption }}"><figcaption>{{ caption }}</figcaption></figure>
+{% endfor %}
+{{ s.table | safe }}
+<p class="muted">{{ s.config }}</p>
+<p>Reproduce:</p><pre>{{ s.command }}</pre>
+{% else %}
+<div class="missing"><p>No runs of this study yet. Make them with:</p>
+<pre>{{ s.command }}</pre></div>
+{% endif %}
+</section>
+{% endfor %}
+{% if single_runs %}
+<section id="single-runs"><h2>Single runs</h2>
+<table><thead><tr><th>experiment</th><th>run</th><th>status</th>
+<th>best val accuracy</th><th>test accuracy there</th></tr></thead><tbody>
+{% for experiment, run, status, best in single_runs %}
+<tr><td>{{ experiment }}</td><td>{{ run }}</td><td>{{ status }}</td>
+<td>{{ "%.4f" | format(best.val.accuracy) if best.val else "—" }}</td>
+<td>{{ "%.4f" | format(best.test.accuracy) if best.test else "—" }}</td></tr>
+{% endfor %}</tbody></table></section>
+{% endif %}
+</body>
+</html>
+"""
+
+
+def render(**context: Any) -> str:
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return environment.from_string(PAGE).render(**context)
