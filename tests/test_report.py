@@ -1,0 +1,95 @@
+"""`classicnets report`: the page from real run records, checked in a real browser (headless
+Chromium through selenium: every section there, every image loaded, no network request)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from classicnets.report.build import STUDIES
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def toy_report(tmp_path_factory) -> Path:
+    """A report over a small mlp-toy-compare sweep (the other studies absent)."""
+    from classicnets.cli import main
+
+    root = tmp_path_factory.mktemp("runs")
+    argv = ["sweep", "mlp-toy-compare", "--epochs", "4", "--eval_freq", "2", "--batch_size"]
+    assert main([*argv, "16", "--out", str(root / "mlp-toy-compare"), "--quiet"]) == 0
+    assert main(["report", str(root), "--out", str(root / "report.html")]) == 0
+    return root / "report.html"
+
+
+def test_report_has_a_section_per_study_and_says_how_to_make_the_missing_ones(toy_report):
+    page = toy_report.read_text()
+    for study in STUDIES:
+        assert f'id="{study.sweep}"' in page
+    assert "No runs of this study yet" in page and "classicnets sweep cnn-optimizers" in page
+    assert "NumPy and PyTorch reach" in page  # findings computed from the records
+    assert "classicnets sweep mlp-toy-compare --batch_size 16 --epochs 4 --eval_freq 2" in page
+    assert page.count("data:image/png;base64,") == 3
+    assert "http://" not in page and "https://" not in page  # nothing to fetch
+
+
+def test_report_bad_input_is_one_line_and_exit_2(cli):
+    code, _, err = cli("report", "missing-dir")
+    assert code == 2 and "not a directory" in err and err.count("\n") == 1
+    (cli.cwd / "runs").mkdir()
+    code, _, err = cli("report", "--out", "report.txt")
+    assert code == 2 and ".html" in err
+    assert not (cli.cwd / "report.txt").exists()
+
+
+@pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="chromium and chromedriver not installed")
+def test_report_in_a_real_browser(toy_report, tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--window-size=1200,1600",
+    ):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    try:
+        driver.get(toy_report.as_uri())
+        sections = driver.execute_script(
+            "return [...document.querySelectorAll('section.study')].map(s => s.id)"
+        )
+        assert sections == [study.sweep for study in STUDIES]
+        images = driver.execute_script(
+            "return [...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+        )
+        assert len(images) == 3 and all(c and w > 0 and h > 0 for c, w, h in images), images
+        requests = [
+            json.loads(entry["message"])["message"] for entry in driver.get_log("performance")
+        ]
+        urls = [
+            m["params"]["request"]["url"]
+            for m in requests
+            if m["method"] == "Network.requestWillBeSent"
+        ]
+        assert toy_report.as_uri() in urls
+        # the page's own requests: itself and its data: images; chrome:// is the browser's
+        assert [u for u in urls if u.split(":")[0] in ("http", "https", "ws", "wss", "ftp")] == []
+        driver.save_screenshot(str(tmp_path / "report.png"))
+        assert (tmp_path / "report.png").stat().st_size > 20_000
+    finally:
+        driver.quit()
