@@ -55,3 +55,36 @@ def test_mlp_toy_benchmark_quick(tmp_path):
         assert "×" in line and ("PASS" in line or "BELOW" in line), line
     assert "os.cpu_count()" in proc.stdout
     assert "python3 benchmarks/mlp_toy.py --quick" in proc.stdout
+
+
+def _quick(script: str, tmp_path: Path) -> tuple[dict, str]:
+    out = tmp_path / f"{script}.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT.with_name(f"{script}.py")), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(out.read_text()), proc.stdout
+
+
+def test_rnn_benchmark_quick_times_every_cell_against_torch_and_the_bound(tmp_path):
+    result, stdout = _quick("rnn", tmp_path)
+    assert result["T"] == 20 and result["batch"] == 128 and result["num_hidden"] == 128
+    assert len(result["contenders"]) == 6  # explicit and fused, for rnn, lstm and gru
+    assert result["bound_ms"] > 0 and result["gemm_gflops"] > 0
+    for r in result["ratios"]:
+        assert math.isfinite(r["ratio"]) and r["ratio"] > 0, r
+    for cell in ("nn.RNN", "nn.LSTM", "nn.GRU", "matrix-multiply bound"):
+        assert cell in stdout
+
+
+def test_cnn_benchmark_quick_measures_ours_bare_and_dataloader(tmp_path):
+    result, stdout = _quick("cnn", tmp_path)
+    assert result["matmul_gflops"] > 0
+    (row,) = result["results"]
+    assert set(row["images_per_s"]) == {"ours", "bare", "dataloader"}
+    assert all(v > 0 and math.isfinite(v) for v in row["images_per_s"].values())
+    assert row["gflops"] > 0
+    assert "ours/bare" in stdout and "GFLOP/s" in stdout

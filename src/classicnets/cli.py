@@ -232,11 +232,29 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _offline_images(suite: str) -> str | None:
+    """The quick suite reads Fashion-MNIST where it is on the machine (./data or Debian's
+    dataset-fashion-mnist), else scikit-learn's digits, which ship with it: never a download."""
+    from classicnets.data.images import load_images
+
+    if suite != "quick":
+        return None
+    try:
+        load_images("fashion-mnist", Path("data"), download=False, progress=False)
+    except UsageError as missing:
+        _say(f"{missing}; the quick suite uses scikit-learn's digits instead")
+        return "digits"
+    return None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"suite-{args.suite}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
+    fallback = _offline_images(args.suite)
     for name, keys in SUITES[args.suite]:
+        if fallback and keys.get("dataset") == "fashion-mnist":
+            keys = {**keys, "dataset": fallback}
         _sweep(name, keys, out / name, args.device, args.quiet)
     _say(f"suite {args.suite} done: {out}/")
     _say(f"report: {_report([out], out / 'report.html')}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -161,10 +161,16 @@ def run_sweep(
     if set_by_trials:
         raise UsageError(f"--{set_by_trials[0]} is set by each trial of {sweep.name}; leave it out")
     resolve_device(device)
+    own_keys = {e: {f.name for f in fields(experiments[e].config)} for e in sweep.experiments}
+    unknown = sorted(set(overrides) - set().union(*own_keys.values()))
+    if unknown:
+        raise UsageError(f"unknown key --{unknown[0]} for sweep {sweep.name}; see its --help")
     plan = []
     for name, experiment_name, keys in sweep.trials:
         experiment = experiments[experiment_name]
-        cfg = config.build(experiment.config, {**keys, **overrides})
+        # A key reaches the trials whose experiment has it (mlp-vs-cnn: --width the cnn only).
+        own = {k: v for k, v in overrides.items() if k in own_keys[experiment_name]}
+        cfg = config.build(experiment.config, {**keys, **own})
         experiment.validate(cfg)
         run = RunDir(out / name)
         if run.file(CHECKPOINT).is_file():

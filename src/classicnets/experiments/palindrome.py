@@ -9,6 +9,7 @@ pass and cut into batches, the pass and the batch found from the step.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -120,6 +121,8 @@ class PalindromeSource:
 
 def build(cfg: PalindromeConfig, device: torch.device) -> Built:
     source = PalindromeSource(cfg, device)
+    if source.note:  # data_size beyond the distinct palindromes: said once, when the run builds
+        print(f"rnn-palindrome: {source.note}", file=sys.stderr, flush=True)
     torch.manual_seed(cfg.seed)
     model = make_rnn(cfg, cfg.input_dim, 10)
     learner = ClassifierLearner(model, source, cfg, device, cfg.train_steps)
