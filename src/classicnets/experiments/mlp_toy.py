@@ -98,9 +98,6 @@ def build(cfg: MLPToyConfig, device: torch.device) -> Built:
     if cfg.impl == "numpy":
         learner: Any = NumpyLearner(MLP(layers, dtype=np.dtype(cfg.dtype)), data, cfg.learning_rate)
     else:
-        # One thread: at these sizes more threads only add synchronisation (the CLI runs one
-        # experiment per process, so this process-wide setting is ours to make).
-        torch.set_num_threads(1)
         model = TorchMLP(sizes).to(torch.float64).copy_from(layers)
         learner = TorchLearner(model, data, cfg.learning_rate, device, getattr(torch, cfg.dtype))
     settings = LoopSettings(
@@ -135,6 +132,7 @@ EXPERIMENT = Experiment(
     validate=validate,
     build=build,
     figures=figures,
+    threads=1,  # tiny sequential ops: one thread is fastest (base.Experiment.threads)
 )
 
 

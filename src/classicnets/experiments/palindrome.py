@@ -153,6 +153,7 @@ EXPERIMENT = Experiment(
     validate=validate,
     build=build,
     figures=figures,
+    threads=1,  # tiny sequential ops: one thread is fastest (base.Experiment.threads)
 )
 EXPERIMENT = replace(EXPERIMENT, analyze=analyze_gradient_flow(EXPERIMENT))
 
