@@ -124,3 +124,15 @@ def test_console_script_and_module_entry_points(tmp_path):
             "classicnets: error: --learning_rate '-1': must be > 0, e.g. 0.01"
         ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_every_experiment_and_sweep_prints_its_help(cli):
+    """Help texts pass through argparse's %-formatting: a literal % must not break them."""
+    from classicnets.experiments import EXPERIMENTS, SWEEPS
+
+    for command, names in (("train", EXPERIMENTS), ("sweep", SWEEPS)):
+        for name in names:
+            with pytest.raises(SystemExit) as done:  # argparse's help exits 0
+                cli(command, name, "--help")
+            out = cli.capsys.readouterr().out
+            assert done.value.code == 0 and "--seed" in out, (command, name)

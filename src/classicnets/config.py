@@ -151,7 +151,9 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, only: set[str] | None 
             dest=f"key_{f.name}",
             metavar=metavar,
             default=None,
-            help=f"{f.metadata.get('help', '')} (default: {format_value(f.default)})",
+            help=f"{f.metadata.get('help', '')} (default: {format_value(f.default)})".replace(
+                "%", "%%"
+            ),
         )
 
 

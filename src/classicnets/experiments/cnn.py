@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -14,10 +16,14 @@ from classicnets.experiments.images import (
     OptimKeys,
     build_classifier,
     curves_figure,
+    restore,
     validate_data,
 )
 from classicnets.experiments.studies import grouped_figures, side_by_side_figures
 from classicnets.models.vgg import VGG
+from classicnets.train.runs import RunDir
+
+ANALYSIS_IMAGES = 200  # test images the analysis reads (statistics, top activations, occlusion)
 
 # The course's network: conv 64, pool, conv 128, pool, conv 256 x2, pool, conv 512 x2, pool,
 # conv 512 x2, pool, linear 512 -> classes (VGG-11's convolutions on 32x32 images).
@@ -43,6 +49,19 @@ def build(cfg: CNNConfig, device: torch.device, splits: Splits | None = None) ->
     return build_classifier(cfg, device, "image", make_model, torch.channels_last, splits)
 
 
+def analyze(run: RunDir, layer: int | None) -> list[Path]:
+    """`classicnets analyze` on a cnn run: filters, activation statistics, deconvnet and
+    occlusion pictures of the last checkpoint, on the first test images, into figures/."""
+    from classicnets.analysis.cnn import analyze_cnn
+    from classicnets.data.images import CLASS_NAMES
+
+    cfg, built = restore(EXPERIMENT, run)
+    X, y = built.data.sample("test", ANALYSIS_IMAGES)
+    names = CLASS_NAMES.get(cfg.dataset)
+    mean_std = (built.data.mean, built.data.std)
+    return analyze_cnn(built.learner.model, X, y, names, run.figures, layer, mean_std)
+
+
 EXPERIMENT = Experiment(
     name="cnn",
     summary="VGG-style CNN (conv 64-128-256x2-512x2-512x2, batch norm) on images",
@@ -50,6 +69,7 @@ EXPERIMENT = Experiment(
     validate=validate_data,
     build=build,
     figures=curves_figure("CNN"),
+    analyze=analyze,
 )
 
 
@@ -66,9 +86,15 @@ OPTIMIZERS = Sweep(
     figures=grouped_figures("optimizer", ("learning_rate",)),
 )
 
+
+def mlp_vs_cnn_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
+    """The comparison, and the look inside the CNN that the report shows beside it."""
+    return [*side_by_side_figures(out, trials), *analyze(RunDir(out / "cnn"), None)]
+
+
 MLP_VS_CNN = Sweep(
     name="mlp-vs-cnn",
     summary="mlp-images and cnn on the same data, side by side",
     trials=(("mlp", "mlp-images", {}), ("cnn", "cnn", {})),
-    figures=side_by_side_figures,
+    figures=mlp_vs_cnn_figures,
 )

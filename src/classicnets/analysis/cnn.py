@@ -1,0 +1,273 @@
+"""`classicnets analyze` for a trained CNN: four looks inside, after Zeiler & Fergus 2014.
+
+    filters.png           the first conv layer's filters
+    activation_stats.png  mean, std and fraction of zeros after every ReLU (+ .md/.csv table)
+    deconvnet.png         one conv layer's strongest activations projected back to pixels
+    occlusion.png         p(true class) as a grey square slides over the image
+
+The default deconvnet layer is the last conv of the third stage: conv4 of the course net,
+256 channels at 8x8, each unit seeing 29x29 pixels of the 32x32 input. Units of conv1-conv3
+see 3 to 21 pixels; those of conv5 on see 53 or more, all of the input, so every crop beside
+their projections would be the whole image. `--layer N` picks another.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
+
+from classicnets.analysis.activations import activation_stats  # noqa: E402
+from classicnets.analysis.deconvnet import (  # noqa: E402
+    Projections,
+    conv_stop,
+    receptive_field,
+    top_projections,
+    window,
+)
+from classicnets.analysis.display import (  # noqa: E402
+    MeanStd,
+    minmax,
+    mosaic,
+    signed,
+    to_picture,
+    unnormalise,
+)
+from classicnets.analysis.occlusion import default_patch, occlusion_map, pick_examples  # noqa: E402
+from classicnets.errors import UsageError  # noqa: E402
+from classicnets.models.vgg import VGG  # noqa: E402
+from classicnets.plots import write_table  # noqa: E402
+from classicnets.train.runs import atomic_write  # noqa: E402
+
+Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive ends)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write(path, buffer.getvalue())
+    return path
+
+
+def _show(ax: plt.Axes, picture: np.ndarray, title: str = "") -> None:
+    """A [0, 1] picture, grey or RGB, pixels as squares, no ticks."""
+    ax.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def default_layer(features: nn.Sequential) -> int:
+    """The last conv before the third pool (or the last conv of a shallower net), 1-based."""
+    conv, pools = 0, 0
+    for m in features:
+        conv += isinstance(m, nn.Conv2d)
+        pools += isinstance(m, nn.MaxPool2d)
+        if pools == 3:
+            break
+    return conv
+
+
+def plot_filters(conv: nn.Conv2d, path: Path) -> Path:
+    """Each filter (C_in, 3, 3) as a small picture, min-max scaled on its own."""
+    weight = conv.weight.detach().cpu()  # (C_out, C_in, kh, kw)
+    tiles = [minmax(to_picture(w)) for w in weight]
+    ncols = math.ceil(math.sqrt(len(tiles)))
+    fig, ax = plt.subplots(figsize=(0.45 * ncols + 2.0, 0.45 * ncols + 2.2))
+    kind = {1: "grey", 3: "RGB"}.get(weight.shape[1], "mean over channels")
+    _show(ax, mosaic(tiles, ncols))
+    ax.set_title(
+        f"conv1: {len(tiles)} filters, {weight.shape[2]}x{weight.shape[3]}x{weight.shape[1]}"
+        f" ({kind}), each min-max scaled",
+        fontsize=9,
+    )
+    return _save(fig, path)
+
+
+def plot_activation_stats(rows: list[dict], path: Path) -> Path:
+    """Mean, std and fraction of zeros after each ReLU: three bar charts, one above the other,
+    sharing the layer axis."""
+    fig, axes = plt.subplots(3, 1, figsize=(7, 6.4), sharex=True)
+    panels = (("mean", "mean"), ("std", "std"), ("zero_fraction", "fraction of zeros"))
+    for ax, (key, label) in zip(axes, panels):
+        ax.bar(range(len(rows)), [r[key] for r in rows], color="tab:cyan")
+        ax.set_ylabel(label)
+        ax.grid(axis="y", alpha=0.3)
+    axes[2].set_ylim(0, 1)
+    axes[2].set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=30, ha="right")
+    axes[0].set_title("activations after each ReLU (eval mode, test images)", fontsize=11)
+    return _save(fig, path)
+
+
+def _content_box(H: int, W: int) -> Box:
+    """Where the original H x W image lies inside the network's fitted input: the padding
+    added by VGG.fit is cropped from the figures, an upsampled image is shown whole."""
+    inside = VGG.fit(torch.ones(1, 1, H, W))[0, 0] != 0  # (H', W')
+    rows, cols = inside.any(dim=1).nonzero(), inside.any(dim=0).nonzero()
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _beside(left: np.ndarray, right: np.ndarray, gap: int = 3) -> np.ndarray:
+    """Two pictures of equal height side by side with a white gap, as RGB if either is."""
+    if left.ndim != right.ndim:
+        left, right = (
+            a if a.ndim == 3 else np.repeat(a[..., None], 3, axis=2) for a in (left, right)
+        )
+    gutter = np.ones((left.shape[0], gap) + left.shape[2:])
+    return np.concatenate([left, gutter, right], axis=1)
+
+
+def _grid_axes(n: int, width: float, height: float) -> tuple[plt.Figure, list[plt.Axes]]:
+    """n axes, two to a row (one draw call per axes: fewer axes, a faster figure)."""
+    ncols = 2 if n > 1 else 1
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    return fig, list(axes.flat[:n])
+
+
+def plot_deconvnet(
+    proj: Projections,
+    shown: torch.Tensor,
+    rf: tuple[int, int, float],
+    box: Box,
+    title: str,
+    path: Path,
+) -> Path:
+    """Per channel, two 3x3 mosaics side by side: the projections, and the input patches
+    under them. shown (B, C, H, W): the fitted inputs in [0, 1]. Both crops are the unit's
+    receptive field, clipped to `box` and the same size for every unit so the tiles line up.
+    """
+    size, jump, start = rf
+    n, k = proj.images.shape
+    ncols = math.ceil(math.sqrt(k))
+    fig, axes = _grid_axes(n, 5.0, 2.8)
+    for c, ax in enumerate(axes):
+        recons, patches = [], []
+        for j in range(k):
+            row, col = (start + jump * int(u) for u in proj.units[c, j])
+            top, bottom = window(row, size, box[0], box[1])
+            left, right = window(col, size, box[2], box[3])
+            recons.append(signed(to_picture(proj.recons[c, j, :, top:bottom, left:right])))
+            patches.append(to_picture(shown[proj.images[c, j], :, top:bottom, left:right]))
+        both = _beside(mosaic(recons, ncols), mosaic(patches, ncols), gap=4)
+        _show(
+            ax,
+            both,
+            f"channel {proj.channels[c]}: projections | top {k} patches\n"
+            f"(activations {float(proj.values[c, -1]):.2f} to "
+            f"{float(proj.values[c, 0]):.2f})",
+        )
+    fig.suptitle(title, fontsize=10)
+    return _save(fig, path)
+
+
+def plot_occlusion(
+    shown: torch.Tensor,
+    maps: list[torch.Tensor],
+    labels: list[str],
+    clean: list[float],
+    patch: tuple[int, int],
+    path: Path,
+) -> Path:
+    """Per image: the image, and beside it p(true class) with the square centred on each pixel
+    (averaged over the positions covering it), on one colour scale."""
+    cmap = plt.get_cmap("RdYlBu_r")
+    fig, axes = _grid_axes(len(maps), 4.6, 2.7)
+    for i, ax in enumerate(axes):
+        heat = cmap(maps[i].cpu().numpy())[..., :3]  # (H, W, 3) painted by the colour map
+        _show(
+            ax,
+            _beside(to_picture(shown[i]), heat),
+            f"true: {labels[i]} (p = {clean[i]:.2f}) | p({labels[i]}) occluded",
+        )
+    scale = plt.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), cmap)
+    fig.colorbar(scale, ax=axes, shrink=0.8, label="p(true class), square centred here")
+    fig.suptitle(
+        f"occlusion sensitivity: a {patch[0]}x{patch[0]} grey square every {patch[1]} px",
+        fontsize=10,
+    )
+    return _save(fig, path)
+
+
+def analyze_cnn(
+    model: VGG,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    class_names: list[str] | None,
+    out_dir: Path,
+    layer: int | None = None,
+    mean_std: MeanStd | None = None,
+) -> list[Path]:
+    """Write the four figures and the table for `model` on test images X (B, C, H, W),
+    normalised, with labels y (B,); returns [filters.png, activation_stats.png,
+    activation_stats.md, deconvnet.png, occlusion.png]. `layer`: the deconvnet's conv,
+    1-based (default: `default_layer`). `mean_std`: the normalisation, to show true colours.
+    """
+    features = model.features
+    num_convs = sum(isinstance(m, nn.Conv2d) for m in features)
+    if layer is not None and not 1 <= layer <= num_convs:
+        raise UsageError(
+            f"--layer {layer}: this network has {num_convs} conv layers; pass 1..{num_convs}"
+        )
+    layer = layer or default_layer(features)
+    out_dir = Path(out_dir)
+    device = next(model.parameters()).device
+    X, y = X.to(device=device, dtype=torch.float32), y.to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            fitted = model.fit(X)  # (B, C, 32, 32) for small images
+            walk = activation_stats(features, fitted, keep=layer)
+            # One pass for the statistics, the deconvnet's top units and the predictions:
+            # the head as in VGG.forward.
+            pooled = F.adaptive_avg_pool2d(walk.output, 1).flatten(1)  # (B, C')
+            probs = model.classifier(pooled).softmax(dim=1)  # (B, K)
+            stop = conv_stop(features, layer)
+            proj = top_projections(features, fitted, stop, walk.kept)
+            examples = pick_examples(probs.argmax(dim=1).cpu(), y.cpu())
+            maps = [occlusion_map(model, X[i], int(y[i])) for i in examples]
+            clean = probs[examples, y[examples]]  # (n,) p(true) unoccluded
+    finally:
+        model.train(was_training)
+
+    paths = [
+        plot_filters(next(m for m in features if isinstance(m, nn.Conv2d)), out_dir / "filters.png")
+    ]
+    paths.append(plot_activation_stats(walk.rows, out_dir / "activation_stats.png"))
+    paths.append(write_table(walk.rows, out_dir / "activation_stats"))
+    rf = receptive_field(features[:stop])
+    title = (
+        f"deconvnet: {walk.rows[layer - 1]['layer']}, the top {proj.images.shape[1]} activations"
+        f" of its {len(proj.channels)} strongest channels (receptive field {rf[0]} px)"
+    )
+    shown = unnormalise(fitted, mean_std)  # (B, C, H', W') in [0, 1]
+    paths.append(
+        plot_deconvnet(
+            proj, shown, rf, _content_box(*X.shape[-2:]), title, out_dir / "deconvnet.png"
+        )
+    )
+    names = [class_names[int(y[i])] if class_names else str(int(y[i])) for i in examples]
+    paths.append(
+        plot_occlusion(
+            unnormalise(X[examples], mean_std),
+            maps,
+            names,
+            clean.tolist(),
+            default_patch(*X.shape[-2:]),
+            out_dir / "occlusion.png",
+        )
+    )
+    return paths
