@@ -14,7 +14,9 @@ names the problem and the fix), 1 anything else.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 import traceback
 from dataclasses import fields
@@ -271,7 +273,19 @@ COMMANDS = {
 }
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a scheduler's or `kill`'s stop) ends a run as Ctrl-C does: the summary says
+    "interrupted" and --resume continues from the last checkpoint."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _stop_on_sigterm()
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)

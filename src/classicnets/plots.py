@@ -36,7 +36,7 @@ UNDERLAY = {"linewidth": 4.0, "alpha": 0.45}
 OVERLAY = {"linewidth": 1.2, "marker": "."}
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -116,7 +116,7 @@ def accuracy_against(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curves(runs: dict[str, Metrics], path: Path, title: str = "", x: str = "epoch") -> Path:
@@ -124,7 +124,7 @@ def curves(runs: dict[str, Metrics], path: Path, title: str = "", x: str = "epoc
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
     _plot_curves(ax_acc, ax_loss, runs, x=x)
     fig.suptitle(title)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def curves_grid(
@@ -144,7 +144,7 @@ def curves_grid(
         ax_acc.set_title(f"{name}: accuracy")
         ax_loss.set_title(f"{name}: loss{_largest_gap(runs)}")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def data_scatter(datasets: dict[str, ArrayData], path: Path) -> Path:
@@ -158,7 +158,7 @@ def data_scatter(datasets: dict[str, ArrayData], path: Path) -> Path:
             ax.set_title(f"{name}: {split} ({len(y)} samples)")
             ax.set_aspect("equal", adjustable="datalim")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def boundaries(
@@ -207,11 +207,13 @@ def boundaries(
         )
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):  # accuracies (<= 1) to 4 places, times and rates to 1
+        if 0 < abs(value) < 1e-3:  # learning rates such as 1e-6: never round them to 0
+            return f"{value:g}"
         return f"{value:.4f}" if abs(value) <= 1 else f"{value:.1f}"
     return "—" if value is None else str(value)
 

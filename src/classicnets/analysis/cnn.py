@@ -13,7 +13,6 @@ their projections would be the whole image. `--layer N` picks another.
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -45,18 +44,9 @@ from classicnets.analysis.display import (  # noqa: E402
 from classicnets.analysis.occlusion import default_patch, occlusion_map, pick_examples  # noqa: E402
 from classicnets.errors import UsageError  # noqa: E402
 from classicnets.models.vgg import VGG  # noqa: E402
-from classicnets.plots import write_table  # noqa: E402
-from classicnets.train.runs import atomic_write  # noqa: E402
+from classicnets.plots import save_figure, write_table  # noqa: E402
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive ends)
-
-
-def _save(fig: plt.Figure, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write(path, buffer.getvalue())
-    return path
 
 
 def _show(ax: plt.Axes, picture: np.ndarray, title: str = "") -> None:
@@ -91,7 +81,7 @@ def plot_filters(conv: nn.Conv2d, path: Path) -> Path:
         f" ({kind}), each min-max scaled",
         fontsize=9,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_activation_stats(rows: list[dict], path: Path) -> Path:
@@ -106,7 +96,7 @@ def plot_activation_stats(rows: list[dict], path: Path) -> Path:
     axes[2].set_ylim(0, 1)
     axes[2].set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=30, ha="right")
     axes[0].set_title("activations after each ReLU (eval mode, test images)", fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _content_box(H: int, W: int) -> Box:
@@ -170,7 +160,7 @@ def plot_deconvnet(
             f"{float(proj.values[c, 0]):.2f})",
         )
     fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_occlusion(
@@ -198,7 +188,7 @@ def plot_occlusion(
         f"occlusion sensitivity: a {patch[0]}x{patch[0]} grey square every {patch[1]} px",
         fontsize=10,
     )
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def analyze_cnn(

@@ -9,7 +9,6 @@ additive state updates keep the curve flatter.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib
@@ -21,8 +20,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from classicnets.models.rnn import RNNClassifier  # noqa: E402
-from classicnets.plots import COLOR  # noqa: E402
-from classicnets.train.runs import atomic_write  # noqa: E402
+from classicnets.plots import COLOR, save_figure  # noqa: E402
 
 
 def gradient_norms(model: RNNClassifier, X: torch.Tensor, y: torch.Tensor) -> np.ndarray:
@@ -74,8 +72,4 @@ def plot_gradient_flow(curves: dict[str, np.ndarray], path: Path, title: str) ->
     ax.grid(True, which="both", alpha=0.3)
     if curves:
         ax.legend()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write(path, buffer.getvalue())
-    return Path(path)
+    return save_figure(fig, Path(path))

@@ -60,9 +60,9 @@ SUITES: dict[str, Suite] = {
             "rnn-images-grid",
             {
                 "dataset": "fashion-mnist",
-                "train_samples": "2000",
+                "train_samples": "5000",
                 "test_samples": "2000",
-                "epochs": "1",
+                "epochs": "2",
             },
         ),
     ),

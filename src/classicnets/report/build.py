@@ -110,6 +110,8 @@ def _table(path: Path) -> str:
             value = float(text)
         except ValueError:
             return html.escape(text or "—")
+        if 0 < abs(value) < 1e-3:  # learning rates such as 1e-6: never round them to 0
+            return f"{value:g}"
         if value.is_integer() and abs(value) >= 1:
             return f"{int(value):,}"
         return f"{value:.4f}" if abs(value) <= 1 else f"{value:,.1f}"

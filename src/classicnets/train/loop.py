@@ -199,7 +199,10 @@ def train(
                 if state.epoch % settings.eval_freq == 0 or state.epoch == settings.epochs:
                     stop = evaluate_and_save()
             status = stop or "completed"
-    except BaseException as error:  # a crash or Ctrl-C: say so, keep the checkpoint to resume
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into this)
+        run.write_summary(summary(state, "interrupted", started))
+        raise
+    except BaseException as error:  # a crash: say so, keep the checkpoint to resume from
         run.write_summary(summary(state, "failed", started) | {"error": repr(error)})
         raise
     finally:
