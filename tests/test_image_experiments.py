@@ -97,14 +97,40 @@ def test_cnn_smoke_and_optimizer_sweep_table_keeps_a_diverged_run(cli):
 @pytest.mark.skipif(
     not __import__("os").path.isdir(FASHION), reason="Debian's dataset-fashion-mnist is absent"
 )
-def test_real_fashion_mnist_trains_mlp_and_cnn(cli):
-    """A small real budget: both learn the real data well beyond chance (0.1)."""
-    common = ["--dataset", "fashion-mnist", "--train_samples", "3000", "--test_samples", "1000"]
-    code, _, err = cli("train", "mlp-images", *common, "--epochs", "3", "--out", "m", "--quiet")
-    assert code == 0, err
-    assert read_json(cli.cwd / "m" / "summary.json")["best"]["test"]["accuracy"] > 0.7
-    code, _, err = cli(
-        "train", "cnn", *common, "--epochs", "1", "--width", "0.125", "--quiet", "--out", "c"
+def test_real_fashion_mnist_mlp_vs_cnn_sweep_compares_and_looks_inside(cli):
+    """A small real budget: both learn the real data well beyond chance (0.1); the sweep
+    draws the comparison and the CNN's four analysis figures; analyze takes --layer."""
+    code, out, err = cli(
+        "sweep",
+        "mlp-vs-cnn",
+        "--dataset",
+        "fashion-mnist",
+        "--train_samples",
+        "3000",
+        "--test_samples",
+        "1000",
+        "--epochs",
+        "2",
+        "--width",  # a cnn key: the cnn trial alone takes it
+        "0.125",
+        "--out",
+        "vs",
+        "--quiet",
     )
     assert code == 0, err
-    assert read_json(cli.cwd / "c" / "summary.json")["best"]["test"]["accuracy"] > 0.5
+    vs = cli.cwd / "vs"
+    trials = {t["trial"]: t for t in read_json(vs / "sweep.json")["trials"]}
+    assert trials["mlp"]["best"]["test"]["accuracy"] > 0.7
+    assert trials["cnn"]["best"]["test"]["accuracy"] > 0.5
+    assert read_json(vs / "cnn" / "config.json")["width"] == 0.125
+    assert "width" not in read_json(vs / "mlp" / "config.json")
+    assert (vs / "figures" / "curves.png").stat().st_size > 10_000
+    names = ("filters.png", "activation_stats.png", "deconvnet.png", "occlusion.png")
+    for name in names:
+        assert (vs / "cnn" / "figures" / name).stat().st_size > 5_000, name
+    stats = (vs / "cnn" / "figures" / "activation_stats.md").read_text().splitlines()
+    assert len(stats) == 2 + 8  # a row per conv layer of the course's network
+    code, out, err = cli("analyze", "vs/cnn", "--layer", "2")
+    assert code == 0 and "deconvnet.png" in out, err
+    code, _, err = cli("analyze", "vs/cnn", "--layer", "9")
+    assert code == 2 and "8 conv layers" in err

@@ -133,3 +133,28 @@ def test_rnn_images_reads_npz_sequences(cli):
     assert code == 0, err
     rows = read_jsonl(cli.cwd / "s" / "metrics.jsonl")
     assert {r["split"] for r in rows} == {"train", "val", "test"}
+
+
+def test_rnn_images_grid_sweep_table_has_a_row_per_configuration(cli):
+    code, _, err = cli(
+        "sweep",
+        "rnn-images-grid",
+        "--dataset",
+        "digits",
+        "--epochs",
+        "1",
+        "--train_samples",
+        "200",
+        "--test_samples",
+        "100",
+        "--batch_size",
+        "50",
+        "--quiet",
+        "--out",
+        "grid",
+    )
+    assert code == 0, err
+    table = (cli.cwd / "grid" / "figures" / "table.md").read_text().splitlines()
+    assert len(table) == 2 + 24
+    assert table[0].startswith("| cell | optimizer | learning_rate | num_hidden | status")
+    assert (cli.cwd / "grid" / "figures" / "curves.png").stat().st_size > 10_000

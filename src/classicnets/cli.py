@@ -81,11 +81,14 @@ def build_parser() -> Parser:
             help=s.summary,
             allow_abbrev=False,
             description=f"{s.summary}. Keys of {' and '.join(s.experiments)} given here apply "
-            "to every trial. Run it again to continue an interrupted sweep.",
+            "to every trial whose experiment has them (mlp-vs-cnn: --width to the cnn alone). "
+            "Run it again to continue an interrupted sweep.",
         )
-        configs = [EXPERIMENTS[e].config for e in s.experiments]
-        common = set.intersection(*({f.name for f in fields(c)} for c in configs))
-        config.add_flags(p, configs[0], only=common)
+        added: set[str] = set()
+        for e in s.experiments:  # every key of any of its experiments, once
+            names = {f.name for f in fields(EXPERIMENTS[e].config)} - added
+            config.add_flags(p, EXPERIMENTS[e].config, only=names)
+            added |= names
         _common(p, "sweep directory (default: runs/SWEEP)")
 
     analyze = commands.add_parser(
