@@ -17,7 +17,7 @@ def test_quick_suite_runs_every_study_and_writes_the_report(cli):
     for sweep, _ in SUITES["quick"]:
         trials = read_json(suite / sweep / "sweep.json")["trials"]
         assert trials and all(t["status"] in ("completed", "early_stopped") for t in trials)
-    assert out.splitlines()[-1] == f"report: {suite / 'report.html'}"
+    assert out.splitlines()[-1] == "report: runs/suite-quick/report.html"
     assert (suite / "report.html").stat().st_size > 500_000  # every figure embedded
     # a second run finds everything finished and only rebuilds the report
     code, out, _ = cli("run", "--quiet")
