@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -91,11 +92,33 @@ def cpu_threads(experiment: Experiment) -> int:
     return min(experiment.threads or cores or 1, cores or 1)
 
 
-def versions() -> dict[str, str]:
+def git_commit() -> str | None:
+    """The commit of the source this package runs from, "+dirty" with uncommitted changes;
+    None outside a git checkout (an installed wheel) or without git."""
+    here = Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def versions() -> dict[str, str | None]:
     import sklearn
 
     return {
         "classicnets": __version__,
+        "git_commit": git_commit(),
         "python": platform.python_version(),
         "numpy": np.__version__,
         "torch": torch.__version__,
