@@ -173,7 +173,8 @@ def build(cls: type, texts: dict[str, str]):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(texts) - names)
     if unknown:
-        raise UsageError(f"unknown key --{unknown[0]}; the keys are: {', '.join(sorted(names))}")
+        key = unknown[0] if unknown[0].isprintable() else ascii(unknown[0])  # stays one line
+        raise UsageError(f"unknown key --{key}; the keys are: {', '.join(sorted(names))}")
     config = cls(**{name: parse_value(cls, name, text) for name, text in texts.items()})
     validate = getattr(config, "validate", None)
     if validate:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,20 +60,29 @@ def load_npz(path: str) -> ArrayData:
     if not file.is_file():
         raise UsageError(f"--dataset npz:{path}: no such file; {fix}")
     try:
-        with np.load(file, allow_pickle=False) as npz:
+        loaded = np.load(file, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy: one bare array
+            raise ValueError("one array (.npy), not a .npz archive")
+        with loaded as npz:
             missing = [k for k in NPZ_KEYS if k not in npz.files]
             if missing:
                 raise UsageError(f"--dataset npz:{path}: missing array {missing[0]}; {fix}")
             arrays = {k: npz[k] for k in NPZ_KEYS}
-    except (ValueError, OSError, zipfile.BadZipFile) as error:
-        raise UsageError(f"--dataset npz:{path}: not a readable .npz ({error}); {fix}") from None
+    # EOFError: empty or cut short; zlib.error: damaged compressed data; MemoryError: a
+    # header that claims more than fits (numpy allocates before reading)
+    except (ValueError, OSError, EOFError, zlib.error, MemoryError, zipfile.BadZipFile) as error:
+        lines = str(error).strip().splitlines()  # a damaged header is echoed, line breaks too
+        reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        raise UsageError(f"--dataset npz:{path}: not a readable .npz ({reason}); {fix}") from None
     for split in ("train", "test"):
         X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]
-        if len(X) != len(y) or len(X) == 0:
+        if X.ndim == 0 or y.ndim != 1 or len(X) != len(y) or len(X) == 0:
             raise UsageError(
-                f"--dataset npz:{path}: X_{split} has {len(X)} rows, y_{split} {len(y)}; "
-                "give each split as many labels as rows (at least one)"
+                f"--dataset npz:{path}: X_{split} has shape {X.shape}, y_{split} {y.shape}; "
+                "give each split one label per row (at least one row)"
             )
+        if X.dtype.kind not in "biuf":  # strings, dates, records: not features
+            raise UsageError(f"--dataset npz:{path}: X_{split} holds {X.dtype}, not numbers")
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
             raise UsageError(f"--dataset npz:{path}: y_{split} must hold integer labels 0..K-1")
     num_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1

@@ -9,6 +9,7 @@ Anything unexpected is a UsageError naming the file and the fix, never a traceba
 from __future__ import annotations
 
 import gzip
+import math
 import pickle
 import struct
 import zlib
@@ -131,8 +132,11 @@ class _BatchUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in CIFAR_GLOBALS:
             return super().find_class(module, name)
+        named = f"{module}.{name}"
+        if not named.isprintable():  # written by the file: a line break would split the message
+            named = ascii(named)
         raise UsageError(
-            f"{self.path}: refusing to unpickle {module}.{name}; a CIFAR-10 batch holds only "
+            f"{self.path}: refusing to unpickle {named}; a CIFAR-10 batch holds only "
             "arrays and lists; delete it and re-download"
         )
 
@@ -189,7 +193,10 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise bad("its 'data' is not a uint8 array of rows of 3072 pixels")
     if data.shape[1] != 3 * 32 * 32 or len(data) == 0:
         raise bad(f"its 'data' has shape {data.shape}, expected (N, 3072)")
-    y = np.asarray(labels if isinstance(labels, (list, np.ndarray)) else [])
+    try:  # a list of unequal lists has no array shape
+        y = np.asarray(labels if isinstance(labels, (list, np.ndarray)) else [])
+    except ValueError:
+        raise bad("its 'labels' are not a list of integers") from None
     if y.shape != (len(data),) or not np.issubdtype(y.dtype, np.integer):
         raise bad(f"expected {len(data)} integer labels, got {y.shape[0] if y.ndim else 0}")
     if y.min() < 0 or y.max() >= NUM_CLASSES:
@@ -278,7 +285,7 @@ def read_idx(path: Path, rank: int) -> np.ndarray:
     shape = struct.unpack(f">{rank}I", raw[4:header])
     if 0 in shape:
         raise bad(f"sizes {shape}")
-    expected = header + int(np.prod(shape))
+    expected = header + math.prod(shape)  # Python ints: np.prod's int64 wraps around
     if len(raw) != expected:
         raise bad(f"{len(raw)} bytes where its sizes {shape} make {expected}")
     return np.frombuffer(raw, np.uint8, offset=header).reshape(shape).copy()

@@ -21,6 +21,7 @@ from classicnets.experiments.images import (
 )
 from classicnets.experiments.studies import grouped_figures
 from classicnets.models.rnn import RNNClassifier
+from classicnets.train.optim import Schedule
 from classicnets.train.runs import RunDir
 
 Cell = Literal["rnn", "lstm", "gru"]
@@ -46,9 +47,13 @@ def make_rnn(cfg: RecurrentKeys, input_dim: int, num_classes: int) -> RNNClassif
 
 @dataclass(frozen=True)
 class RNNImagesConfig(ImageKeys, OptimKeys, RecurrentKeys):
+    # Tuned on the validation split of Fashion-MNIST rows: 256 units for 15 epochs with a
+    # cosine schedule reached 0.919 (test 0.909); 128 units for 20 epochs 0.914 (test 0.898).
     cell: Cell = override(RecurrentKeys, "cell", "gru")
+    num_hidden: int = override(RecurrentKeys, "num_hidden", 256)
     max_norm: float = override(OptimKeys, "max_norm", 10.0)
-    epochs: int = override(ImageKeys, "epochs", 10)
+    lr_schedule: Schedule = override(OptimKeys, "lr_schedule", "cosine")
+    epochs: int = override(ImageKeys, "epochs", 15)
 
 
 def build_images(cfg: RNNImagesConfig, device: torch.device) -> Built:

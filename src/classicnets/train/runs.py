@@ -138,7 +138,16 @@ class RunDir:
         # weights_only=True: torch's restricted unpickler, which builds tensors and plain
         # containers only. A checkpoint is a pickle, and a full unpickle of a file someone
         # handed you can run arbitrary code.
-        return torch.load(self.file(CHECKPOINT), map_location="cpu", weights_only=True)
+        path = self.file(CHECKPOINT)
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:  # cut short, damaged or foreign: many failures, one meaning
+            # torch's messages run to paragraphs (and advise weights_only=False): the error's
+            # type is enough to tell what went wrong
+            raise UsageError(
+                f"{path}: not a readable checkpoint ({type(error).__name__}); start the run "
+                "again into a new --out, without --resume"
+            ) from None
 
     # --- TensorBoard ---
     def tensorboard(self, purge_step: int | None = None):
