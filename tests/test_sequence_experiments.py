@@ -100,6 +100,8 @@ def test_rnn_images_smoke_and_analyze_gradient_flow(cli):
         "digits",
         "--epochs",
         "2",
+        "--learning_rate",
+        "0.01",
         *SMALL,
         "--out",
         "run",
