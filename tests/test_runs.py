@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import time
 from unittest import mock
 
 import numpy as np
@@ -110,13 +111,13 @@ def test_a_diverging_run_is_recorded_as_diverged_not_crashed(cli):
 
 @contextlib.contextmanager
 def crash_after_epoch(epoch: int):
-    """Within: the process dies (KeyboardInterrupt) right after the checkpoint at `epoch`."""
+    """Within: the run crashes (an error of ours) right after the checkpoint at `epoch`."""
     save = RunDir.save_checkpoint
 
     def crash(self, state):
         save(self, state)
         if state["loop"]["epoch"] == epoch:
-            raise KeyboardInterrupt
+            raise RuntimeError(f"simulated crash after epoch {epoch}")
 
     with mock.patch.object(RunDir, "save_checkpoint", crash):
         yield
@@ -154,6 +155,10 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, impl):
             '"time_s": 0}\n'
         )
 
+    # A resume is a later process: its TensorBoard file, named by the second it starts in
+    # (then host, pid and a counter compared as text), sorts after the crashed one's.
+    # In one process and one second the counters' text order (".10" < ".9") could invert it.
+    time.sleep(1.05)
     assert cli("train", "mlp-toy", *keys, "--out", "crashed", "--resume")[0] == 0
     whole = cli.cwd / "whole"
 

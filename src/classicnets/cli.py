@@ -34,6 +34,8 @@ class Parser(argparse.ArgumentParser):
     """argparse, with its errors raised as one-line UsageErrors instead of usage dumps."""
 
     def error(self, message: str):
+        # argparse quotes the user's words: keep a stray line break from splitting the line
+        message = message if message.isprintable() else ascii(message)[1:-1]
         raise UsageError(f"{message}; see '{self.prog} --help'")
 
 

@@ -47,6 +47,7 @@ def standardise(X_train: np.ndarray, X_test: np.ndarray) -> tuple:
 
 
 NPZ_KEYS = ("X_train", "y_train", "X_test", "y_test")
+MAX_CLASSES = 100_000  # more output units than any classifier here is meant for
 
 
 def load_npz(path: str) -> ArrayData:
@@ -86,6 +87,11 @@ def load_npz(path: str) -> ArrayData:
         if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
             raise UsageError(f"--dataset npz:{path}: y_{split} must hold integer labels 0..K-1")
     num_classes = int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1
+    if num_classes > MAX_CLASSES:  # a stray label of 10^9 would ask for a 10^9-way output
+        raise UsageError(
+            f"--dataset npz:{path}: labels go up to {num_classes - 1}; number the classes "
+            f"0..K-1 (K at most {MAX_CLASSES:,})"
+        )
     return ArrayData(
         X_train=arrays["X_train"].astype(np.float64),
         y_train=arrays["y_train"].astype(np.int64),

@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from classicnets.train.runs import RunDir, finite_or_none
+from classicnets.errors import UsageError
+from classicnets.train.runs import CHECKPOINT, RunDir, finite_or_none
 
 
 class Learner(Protocol):
@@ -102,6 +103,23 @@ def selection_split(splits: tuple[str, ...]) -> str:
     return "val" if "val" in splits else "test"
 
 
+def _restore(learner: Learner, run: RunDir) -> LoopState:
+    """The learner and RNG as checkpointed; the loop's state. A checkpoint that loads but
+    does not fit this run (another model, a damaged entry) is bad input, not a crash."""
+    checkpoint = run.load_checkpoint()
+    try:
+        learner.load_state_dict(checkpoint["learner"])
+        torch.set_rng_state(checkpoint["torch_rng"])
+        if "cuda_rng" in checkpoint and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
+        return LoopState(**checkpoint["loop"])
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, IndexError) as error:
+        raise UsageError(
+            f"{run.file(CHECKPOINT)}: does not fit this run ({type(error).__name__}); start "
+            "the run again into a new --out, without --resume"
+        ) from None
+
+
 def train(
     learner: Learner,
     settings: LoopSettings,
@@ -115,12 +133,7 @@ def train(
     """
     state = LoopState()
     if resume:
-        checkpoint = run.load_checkpoint()
-        learner.load_state_dict(checkpoint["learner"])
-        torch.set_rng_state(checkpoint["torch_rng"])
-        if "cuda_rng" in checkpoint and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(checkpoint["cuda_rng"])
-        state = LoopState(**checkpoint["loop"])
+        state = _restore(learner, run)
         run.truncate_metrics(state.step)
     chooser = selection_split(learner.splits)
     writer = run.tensorboard(purge_step=state.step + 1 if resume else None)
