@@ -15,7 +15,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, Literal
 
-from classicnets.errors import UsageError
+from classicnets.errors import UsageError, shown
 
 Check = Callable[[Any], "str | None"]  # returns what is wrong, or None
 
@@ -173,7 +173,7 @@ def build(cls: type, texts: dict[str, str]):
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(texts) - names)
     if unknown:
-        key = unknown[0] if unknown[0].isprintable() else ascii(unknown[0])  # stays one line
+        key = shown(unknown[0])  # the user's text: a line break would split the message
         raise UsageError(f"unknown key --{key}; the keys are: {', '.join(sorted(names))}")
     config = cls(**{name: parse_value(cls, name, text) for name, text in texts.items()})
     validate = getattr(config, "validate", None)

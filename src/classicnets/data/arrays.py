@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classicnets.errors import UsageError
+from classicnets.errors import UsageError, summary
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,7 @@ def load_npz(path: str) -> ArrayData:
     # EOFError: empty or cut short; zlib.error: damaged compressed data; MemoryError: a
     # header that claims more than fits (numpy allocates before reading)
     except (ValueError, OSError, EOFError, zlib.error, MemoryError, zipfile.BadZipFile) as error:
-        lines = str(error).strip().splitlines()  # a damaged header is echoed, line breaks too
-        reason = f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+        reason = summary(error)  # numpy echoes a damaged header, line breaks too
         raise UsageError(f"--dataset npz:{path}: not a readable .npz ({reason}); {fix}") from None
     for split in ("train", "test"):
         X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]

@@ -21,7 +21,7 @@ import numpy as np
 from classicnets.data.arrays import ArrayData, load_npz
 from classicnets.data.download import check_md5, mirror_url, safe_extract_tar
 from classicnets.data.download import download as fetch_file
-from classicnets.errors import UsageError
+from classicnets.errors import UsageError, shown, summary
 
 IMAGE_DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits")
 NUM_CLASSES = 10  # in each of the four
@@ -100,11 +100,6 @@ def load_images(
     )
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-
-
 # --- CIFAR-10: six pickled batches in cifar-10-batches-py/ --------------------------------
 
 CIFAR_FOLDER = "cifar-10-batches-py"
@@ -132,9 +127,7 @@ class _BatchUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in CIFAR_GLOBALS:
             return super().find_class(module, name)
-        named = f"{module}.{name}"
-        if not named.isprintable():  # written by the file: a line break would split the message
-            named = ascii(named)
+        named = shown(f"{module}.{name}")  # written by the file: may hold a line break
         raise UsageError(
             f"{self.path}: refusing to unpickle {named}; a CIFAR-10 batch holds only "
             "arrays and lists; delete it and re-download"
@@ -179,7 +172,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise
     except Exception as error:  # a damaged pickle can fail in many ways; all mean the same
         raise UsageError(
-            f"{path}: not a readable CIFAR-10 batch ({_one_line(error)}); delete it and re-download"
+            f"{path}: not a readable CIFAR-10 batch ({summary(error)}); delete it and re-download"
         ) from None
 
     def bad(problem: str) -> UsageError:
@@ -297,7 +290,7 @@ def _read_bytes(path: Path) -> bytes:
         return gzip.decompress(raw) if path.name.endswith(".gz") else raw
     except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
         raise UsageError(
-            f"{path}: unreadable ({_one_line(error)}); replace it with the official file "
+            f"{path}: unreadable ({summary(error)}); replace it with the official file "
             "(--download true fetches it)"
         ) from None
 
