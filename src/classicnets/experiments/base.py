@@ -88,8 +88,11 @@ def resolve_device(name: str) -> torch.device:
 
 def cpu_threads(experiment: Experiment) -> int:
     """The intra-op threads a run of `experiment` uses on a CPU."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(experiment.threads or cores or 1, cores or 1)
+    if hasattr(os, "sched_getaffinity"):  # the cores this process may use (taskset, cgroups)
+        cores = len(os.sched_getaffinity(0))
+    else:
+        cores = os.cpu_count() or 1
+    return min(experiment.threads or cores, cores)
 
 
 def git_commit() -> str | None:
