@@ -34,6 +34,7 @@ COLOR = {
 # where curves coincide (as the NumPy and PyTorch MLPs do, by construction) all stay visible.
 UNDERLAY = {"linewidth": 4.0, "alpha": 0.45}
 OVERLAY = {"linewidth": 1.2, "marker": "."}
+LEGEND_INSIDE = 8  # legend entries that still fit inside a pair of axes
 
 
 def save_figure(fig: plt.Figure, path: Path) -> Path:
@@ -81,7 +82,11 @@ def _plot_curves(
     for ax in (ax_acc, ax_loss):
         ax.set_xlabel(x)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    if len(ax_acc.get_legend_handles_labels()[0]) <= LEGEND_INSIDE:
+        ax_acc.legend(fontsize=7)
+        ax_loss.legend(fontsize=7)
+    else:  # a grid's many lines: one legend beside the row, not over the curves
+        ax_loss.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 
 
 def _largest_gap(runs: dict[str, Metrics]) -> str:
