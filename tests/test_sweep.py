@@ -8,7 +8,7 @@ import shlex
 import pytest
 
 from classicnets.experiments import EXPERIMENTS, SWEEPS
-from classicnets.experiments.base import run_sweep
+from classicnets.experiments.sweep_run import run_sweep
 from tests.conftest import read_json, read_jsonl
 
 TRIALS = [

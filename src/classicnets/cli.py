@@ -2,10 +2,11 @@
 
     classicnets list
     classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda] [--resume]
-    classicnets sweep SWEEP [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda]
+    classicnets sweep SWEEP [--KEY VALUE ...] [--workers N] [--storage URL] [--search N]
+                            [--out DIR] [--device auto|cpu|cuda]
     classicnets analyze RUN_DIR [--layer N]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
-    classicnets run [--suite quick|full] [--out DIR]
+    classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
 
 Exit codes: 0 done (a diverged run too: it is recorded as such), 2 bad input (one line that
 names the problem and the fix), 1 anything else.
@@ -14,20 +15,25 @@ names the problem and the fix), 1 anything else.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
 import traceback
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
 
 from classicnets import config
-from classicnets.errors import UsageError
+from classicnets.errors import UsageError, shown
 from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS
-from classicnets.experiments.base import run_experiment, run_sweep
-from classicnets.train.runs import CHECKPOINT, CONFIG, RunDir
+from classicnets.experiments.base import run_experiment
+from classicnets.experiments.optuna_sweep import describe
+from classicnets.experiments.sweep_run import run_sweep
+from classicnets.train import distributed
+from classicnets.train.runs import CHECKPOINT, CONFIG, DISK_FULL, RunDir, check_writable
 
 
 class Parser(argparse.ArgumentParser):
@@ -48,6 +54,22 @@ def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
         help="where torch runs: cuda if available with auto (default: auto)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _scale(parser: argparse.ArgumentParser) -> None:
+    """The flags that spread a sweep over processes and machines."""
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes taking trials at once, each with cores/workers CPU threads "
+        "(default: 1)",
+    )
+    parser.add_argument(
+        "--storage",
+        help="the Optuna study's database: sqlite:///FILE, or postgresql://USER:PASSWORD@HOST/DB "
+        "that workers on several machines share (default: sqlite:///OUT/sweep.db)",
+    )
 
 
 def build_parser() -> Parser:
@@ -92,6 +114,17 @@ def build_parser() -> Parser:
             config.add_flags(p, EXPERIMENTS[e].config, only=names)
             added |= names
         _common(p, "sweep directory (default: runs/SWEEP)")
+        _scale(p)
+        if s.space:
+            drawn = ", ".join(r.key for r in s.space)
+            p.add_argument(
+                "--search",
+                type=int,
+                default=0,
+                metavar="N",
+                help=f"instead of the grid: N trials drawn by Optuna's TPE over {drawn}, "
+                "scored by best validation accuracy (run again with a larger N for more)",
+            )
 
     analyze = commands.add_parser(
         "analyze",
@@ -128,28 +161,12 @@ def build_parser() -> Parser:
         help="quick: the studies that run in minutes on a CPU; full: all of them (default: quick)",
     )
     _common(run, "suite directory (default: runs/suite-SUITE)")
+    _scale(run)
     return parser
 
 
 def _say(line: str) -> None:
     print(line, flush=True)
-
-
-def _describe(summary: dict[str, Any]) -> str:
-    final = summary.get("final", {}).get("test", {})
-    best = summary.get("best", {})
-    text = f"{summary['status']}, {summary['epochs']} epochs, {summary['wall_time_s']:.1f} s"
-    if final.get("accuracy") is not None:
-        text += f"; test accuracy {final['accuracy']:.4f}"
-    if "val" in best:  # best by validation; the test result at that epoch
-        val, test = best["val"], best["test"]
-        text += (
-            f" (best val {val['accuracy']:.4f} at epoch {val['epoch']}: "
-            f"test {test['accuracy']:.4f})"
-        )
-    elif best.get("test", {}).get("accuracy") is not None:
-        text += f" (best {best['test']['accuracy']:.4f} at epoch {best['test']['epoch']})"
-    return text
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -170,25 +187,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = config.from_flags(experiment.config, args)
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out RUN_DIR: the run to continue")
+    # Under torchrun, rank 0 writes the run (other ranks' default --out goes unused).
+    ranks = distributed.from_env()
     out = args.out or Path("runs") / experiment.name / time.strftime("%Y%m%d-%H%M%S")
-    summary = run_experiment(experiment, cfg, out, args.device, args.resume, not args.quiet)
-    _say(f"{out}: {_describe(summary)}")
-    _say(f"records: {out}/metrics.jsonl, {out}/summary.json; figures: {out}/figures/")
+    summary = run_experiment(
+        experiment, cfg, out, args.device, args.resume, not args.quiet, ranks=ranks
+    )
+    if ranks is None or ranks.lead:
+        _say(f"{out}: {describe(summary)}")
+        _say(f"records: {out}/metrics.jsonl, {out}/summary.json; figures: {out}/figures/")
     return 0
 
 
-def _sweep(name: str, overrides: dict[str, str], out: Path, device: str, quiet: bool) -> None:
+def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Namespace) -> None:
     sweep = SWEEPS[name]
-    _say(f"sweep {name}: {len(sweep.trials)} runs into {out}/")
-    run_sweep(
+    search = getattr(args, "search", 0)
+    size = f"{search} trials drawn by TPE" if search else f"{len(sweep.trials)} runs"
+    workers = f" on {args.workers} workers" if args.workers > 1 else ""
+    _say(f"sweep {name}: {size} into {out}/{workers}")
+    record = run_sweep(
         sweep,
         EXPERIMENTS,
         overrides,
         out,
-        device,
-        not quiet,
-        on_trial=lambda trial, row: _say(f"  {trial:<24} {_describe(row)}"),
+        args.device,
+        not args.quiet,
+        workers=args.workers,
+        storage=args.storage,
+        search=search,
     )
+    statuses = [t["status"] for t in record["trials"]]
+    counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
+    _say(f"{len(statuses)} trials: {counts}; {record['wall_time_s']:.1f} s")
     _say(f"records: {out}/sweep.json and {out}/TRIAL/; figures: {out}/figures/")
 
 
@@ -196,10 +226,13 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
     return {k[4:]: v for k, v in vars(args).items() if k.startswith("key_") and v is not None}
 
 
+# a sweep's runs are many: torchrun shares one run between processes
+_NOT_UNDER_TORCHRUN = "start it without torchrun, or torchrun one run: classicnets train NAME"
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
-    _sweep(
-        args.sweep, _overrides(args), args.out or Path("runs") / args.sweep, args.device, args.quiet
-    )
+    distributed.refuse(distributed.from_env(), "classicnets sweep", _NOT_UNDER_TORCHRUN)
+    _sweep(args.sweep, _overrides(args), args.out or Path("runs") / args.sweep, args)
     return 0
 
 
@@ -255,6 +288,7 @@ def _offline_images(suite: str) -> str | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    distributed.refuse(distributed.from_env(), "classicnets run", _NOT_UNDER_TORCHRUN)
     out = args.out or Path("runs") / f"suite-{args.suite}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
@@ -262,7 +296,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for name, keys in SUITES[args.suite]:
         if fallback and keys.get("dataset") == "fashion-mnist":
             keys = {**keys, "dataset": fallback}
-        _sweep(name, keys, out / name, args.device, args.quiet)
+        _sweep(name, keys, out / name, args)
     _say(f"suite {args.suite} done: {out}/")
     _say(f"report: {_report([out], out / 'report.html')}")
     return 0
@@ -289,10 +323,72 @@ def _stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, interrupt)
 
 
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Refuse an output this process cannot write, before any data is read or anything
+    trained: a run that cannot record itself is better not started."""
+    if args.command in ("train", "sweep", "run"):  # their default outputs are under runs/
+        check_writable(args.out or Path("runs"))
+    elif args.command == "report":
+        check_writable(args.out, is_file=True)
+    elif args.command == "analyze" and args.run_dir.is_dir():  # else: cmd_analyze says why
+        check_writable(args.run_dir / "figures", "RUN_DIR/figures")
+
+
+def _disk_full(error: BaseException) -> OSError | None:
+    """The full disk (or quota) behind `error`, if one is: torch and TensorBoard raise their
+    own errors from the OSError."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, OSError) and cause.errno in DISK_FULL:
+            return cause
+        if isinstance(cause, sqlite3.OperationalError) and "disk is full" in str(cause):
+            # a sweep's SQLite study: sqlite3 says so in words, without an errno
+            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "the sweep's sweep.db")
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
+def _disk_full_message(error: OSError, args: argparse.Namespace | None) -> str:
+    where = f"'{shown(str(error.filename))}'" if error.filename else "the run's files"
+    command = args.command if args else None
+    if command == "train" and args.out and not (args.out / CHECKPOINT).is_file():
+        again = f"delete '{shown(str(args.out))}' and run it again"  # nothing to resume from
+    elif command == "train":
+        again = "continue with the same command and --resume" + (
+            "" if args.out else " --out RUN_DIR (the directory named here)"
+        )
+    elif command in ("sweep", "run"):
+        again = "run the same command again: it continues where it stopped"
+    else:
+        again = "run the same command again"
+    return f"disk full ({error.strerror}) writing {where}; free some space, then {again}"
+
+
+def _quiet_disk_full_in_threads() -> None:
+    """TensorBoard's writer thread hands a failed write to the main thread, which reports a
+    full disk in one line, and then lets it end the thread too: keep that second report (a
+    traceback) quiet. Any other error of a thread is shown as before."""
+    previous = threading.excepthook
+    if getattr(previous, "quiet_disk_full", False):  # main() ran before in this process
+        return
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or _disk_full(args.exc_value) is None:
+            previous(args)
+
+    hook.quiet_disk_full = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
+
+
 def main(argv: list[str] | None = None) -> int:
     _stop_on_sigterm()
+    _quiet_disk_full_in_threads()
+    args = None
     try:
         args = build_parser().parse_args(argv)
+        _check_outputs(args)
         return COMMANDS[args.command](args)
     except UsageError as error:
         print(f"classicnets: error: {error}", file=sys.stderr)
@@ -303,6 +399,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    except Exception:  # anything else is our fault: show where
-        traceback.print_exc()
+    except Exception as error:
+        full = _disk_full(error)
+        if full is None:  # anything else is our fault: show where
+            traceback.print_exc()
+            return 1
+        # Exit 1, not 2: 2 tells a script to change its input, and the input was right; as
+        # after an interruption, the record is whole up to the last checkpoint, and the
+        # same command continues from it (with --resume) once there is space.
+        print(f"classicnets: error: {_disk_full_message(full, args)}", file=sys.stderr)
         return 1

@@ -124,6 +124,30 @@ def accuracy_against(
     return save_figure(fig, path)
 
 
+def search_scatter(
+    points: list[tuple[dict[str, Any], float | None]], keys: Sequence[str], path: Path
+) -> Path:
+    """A --search sweep: each trial's best validation accuracy against each drawn key, one
+    pair of axes per key (log x for keys drawn in log space: numbers spanning decades)."""
+    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        xs = [p[key] for p, acc in points if acc is not None]
+        ys = [acc for _, acc in points if acc is not None]
+        if all(isinstance(x, (int, float)) for x in xs):
+            ax.scatter(xs, ys, s=18, color="tab:blue")
+            if xs and min(xs) > 0 and max(xs) / min(xs) > 50:
+                ax.set_xscale("log")
+        else:  # a categorical key: one column of points per value, in first-seen order
+            labels = list(dict.fromkeys(map(str, xs)))
+            ax.scatter([labels.index(str(x)) for x in xs], ys, s=18, color="tab:blue")
+            ax.set_xticks(range(len(labels)), labels)
+        ax.set_xlabel(key)
+        ax.set_ylabel("best validation accuracy")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{len(points)} trials drawn by TPE")
+    return save_figure(fig, path)
+
+
 def curves(runs: dict[str, Metrics], path: Path, title: str = "", x: str = "epoch") -> Path:
     """One run's (or a few runs') accuracy and loss curves, side by side."""
     fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))

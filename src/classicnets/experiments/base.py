@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,8 +15,10 @@ import torch
 
 from classicnets import __version__, config
 from classicnets.errors import UsageError
+from classicnets.train import distributed
+from classicnets.train.distributed import Ranks
 from classicnets.train.loop import Learner, LoopSettings, train
-from classicnets.train.runs import CHECKPOINT, RunDir, check_out_dir, write_json
+from classicnets.train.runs import RunDir, check_out_dir
 
 FINISHED = ("completed", "diverged", "early_stopped")  # statuses a resume leaves alone
 
@@ -48,11 +49,25 @@ class Experiment:
 
 
 @dataclass(frozen=True)
+class Range:
+    """One key that `sweep --search N` draws for each trial (Optuna's TPE chooses where)."""
+
+    key: str  # the experiment's key
+    low: float = 0.0  # numbers: the smallest value drawn
+    high: float = 0.0  # numbers: the largest value drawn
+    log: bool = False  # numbers: draw uniformly in log space (learning rates, sizes)
+    integer: bool = False  # numbers: whole numbers only
+    choices: tuple[str, ...] = ()  # a categorical key: its values as the command line spells them
+
+
+@dataclass(frozen=True)
 class Sweep:
     name: str
     summary: str
     trials: tuple[tuple[str, str, dict[str, str]], ...]  # (trial name, experiment, keys it sets)
     figures: Callable[[Path, list[dict[str, Any]]], list[Path]]  # sweep dir, trial rows
+    # What `--search N` draws from, for a sweep of one experiment; () = grid only.
+    space: tuple[Range, ...] = ()
 
     @property
     def experiments(self) -> tuple[str, ...]:
@@ -86,13 +101,14 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def cpu_threads(experiment: Experiment) -> int:
-    """The intra-op threads a run of `experiment` uses on a CPU."""
+def cpu_threads(experiment: Experiment, share: int = 1) -> int:
+    """The intra-op threads a run of `experiment` uses on a CPU, when `share` processes (the
+    ranks torchrun starts on this machine) divide the cores between them."""
     if hasattr(os, "sched_getaffinity"):  # the cores this process may use (taskset, cgroups)
         cores = len(os.sched_getaffinity(0))
     else:
         cores = os.cpu_count() or 1
-    return min(experiment.threads or cores, cores)
+    return min(experiment.threads or cores, max(1, cores // share))
 
 
 def git_commit() -> str | None:
@@ -147,98 +163,59 @@ def run_experiment(
     device: str = "auto",
     resume: bool = False,
     progress: bool = True,
+    max_threads: int | None = None,
+    ranks: Ranks | None = None,
+    figures: bool = True,
 ) -> dict[str, Any]:
-    """Train one run into `out` (or continue it with resume) and draw its figures.
+    """Train one run into `out` (or continue it with resume) and draw its figures (not for
+    a sweep's trials: the sweep draws theirs together, and a run's take seconds).
+    max_threads caps its CPU threads (a sweep's workers share the cores). ranks: this
+    process's place among torchrun's, training the run data-parallel (rank 0 writes it).
 
     Everything that can be wrong with the input is checked before the directory is made.
     """
     out = Path(out)
     check_out_dir(out, resume)
     torch_device = resolve_device(device)
+    if ranks is not None:
+        torch_device = distributed.rank_device(ranks, torch_device)
     keys = config.to_dict(cfg)
     run = RunDir(out)
     if resume:
         _check_same_keys(run, keys, "--resume:")
         done = run.summary()
         if done and done["status"] in FINISHED:
+            if figures and (ranks is None or ranks.lead):  # again: a kill may have cut them
+                run.remove_temporaries()  # a figure's, if the kill came mid-write
+                experiment.figures(run)
             return done
     if torch_device.type == "cpu":  # set per run: a sweep runs different experiments
-        torch.set_num_threads(cpu_threads(experiment))
-    built = experiment.build(cfg, torch_device)  # checks the data: still nothing written
-    if not resume:
-        out.mkdir(parents=True, exist_ok=True)
-        run.write_config(
-            {
-                "experiment": experiment.name,
-                **keys,
-                "device": str(torch_device),
-                "threads": torch.get_num_threads(),
-                "versions": versions(),
-            }
+        share = ranks.local_world_size if ranks else 1
+        torch.set_num_threads(
+            min(cpu_threads(experiment, share), max_threads or os.cpu_count() or 1)
         )
-    summary = train(built.learner, built.settings, run, resume=resume, progress=progress)
-    experiment.figures(run)
+    built = experiment.build(cfg, torch_device)  # checks the data: still nothing written
+    if ranks is not None and not hasattr(built.learner, "distribute"):
+        distributed.refuse(ranks, experiment.name, "train it as one process, without torchrun")
+    with distributed.process_group(ranks, torch_device):  # waits for every rank's checks
+        if ranks is not None:
+            built.learner.distribute(ranks)
+        lead = ranks is None or ranks.lead  # the one process that writes the run record
+        if lead and not resume:
+            out.mkdir(parents=True, exist_ok=True)
+            run.write_config(
+                {
+                    "experiment": experiment.name,
+                    **keys,
+                    "device": str(torch_device),
+                    "threads": torch.get_num_threads(),  # per rank
+                    "world_size": ranks.world_size if ranks else 1,  # processes training it
+                    "versions": versions(),
+                }
+            )
+        summary = train(
+            built.learner, built.settings, run, resume=resume, progress=progress, ranks=ranks
+        )
+        if lead and figures:
+            experiment.figures(run)
     return summary
-
-
-def run_sweep(
-    sweep: Sweep,
-    experiments: dict[str, Experiment],
-    overrides: dict[str, str],
-    out: Path,
-    device: str = "auto",
-    progress: bool = True,
-    on_trial: Callable[[str, dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Run every trial of `sweep` as a normal run in out/TRIAL, then sweep.json and figures.
-
-    Running it again continues: finished trials are kept, unfinished ones resumed. Every
-    trial's keys (and any earlier trial directory) are checked before anything runs.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
-    set_by_trials = sorted({k for _, _, keys in sweep.trials for k in keys} & set(overrides))
-    if set_by_trials:
-        raise UsageError(f"--{set_by_trials[0]} is set by each trial of {sweep.name}; leave it out")
-    resolve_device(device)
-    own_keys = {e: {f.name for f in fields(experiments[e].config)} for e in sweep.experiments}
-    unknown = sorted(set(overrides) - set().union(*own_keys.values()))
-    if unknown:
-        raise UsageError(f"unknown key --{unknown[0]} for sweep {sweep.name}; see its --help")
-    plan = []
-    for name, experiment_name, keys in sweep.trials:
-        experiment = experiments[experiment_name]
-        # A key reaches the trials whose experiment has it (mlp-vs-cnn: --width the cnn only).
-        own = {k: v for k, v in overrides.items() if k in own_keys[experiment_name]}
-        cfg = config.build(experiment.config, {**keys, **own})
-        experiment.validate(cfg)
-        run = RunDir(out / name)
-        if run.file(CHECKPOINT).is_file():
-            _check_same_keys(run, config.to_dict(cfg), f"trial {name} in")
-        plan.append((name, experiment, cfg, run))
-    rows = []
-    for name, experiment, cfg, run in plan:
-        resume = run.file(CHECKPOINT).is_file()
-        if not resume and run.path.exists():  # stopped before its first checkpoint: start again
-            shutil.rmtree(run.path)
-        summary = run_experiment(experiment, cfg, run.path, device, resume, progress)
-        row = {
-            "trial": name,
-            "dir": name,
-            "experiment": experiment.name,
-            "keys": config.to_dict(cfg),
-            **summary,
-        }
-        rows.append(row)
-        if on_trial:
-            on_trial(name, row)
-    record = {
-        "sweep": sweep.name,
-        "experiments": list(sweep.experiments),
-        "overrides": overrides,
-        "trials": rows,
-    }
-    write_json(out / "sweep.json", record)
-    sweep.figures(out, rows)
-    return record

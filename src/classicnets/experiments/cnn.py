@@ -10,7 +10,7 @@ import torch
 
 from classicnets.config import hp, override, positive
 from classicnets.data.pipeline import Splits
-from classicnets.experiments.base import Built, Experiment, Sweep, grid
+from classicnets.experiments.base import Built, Experiment, Range, Sweep, grid
 from classicnets.experiments.images import (
     ImageKeys,
     OptimKeys,
@@ -84,6 +84,10 @@ OPTIMIZERS = Sweep(
         learning_rate=(1e-2, 1e-3, 1e-4, 1e-6),
     ),
     figures=grouped_figures("optimizer", ("learning_rate",)),
+    space=(
+        Range("optimizer", choices=("adam", "sgd", "adagrad")),
+        Range("learning_rate", 1e-5, 1e-1, log=True),
+    ),
 )
 
 

@@ -95,6 +95,9 @@ def build(cfg: MLPToyConfig, device: torch.device) -> Built:
     data = checked_data(cfg)
     sizes = (data.num_features, *cfg.dnn_hidden_units, data.num_classes)
     layers = init_linear_layers(sizes, cfg.seed)
+    # torch's RNG is seeded at random in each process; these MLPs draw nothing from it, but
+    # the checkpoint holds its state: from the seed, that too is the same in every run
+    torch.manual_seed(cfg.seed)
     if cfg.impl == "numpy":
         learner: Any = NumpyLearner(MLP(layers, dtype=np.dtype(cfg.dtype)), data, cfg.learning_rate)
     else:

@@ -10,7 +10,7 @@ from typing import Literal
 import torch
 
 from classicnets.config import hp, override, positive
-from classicnets.experiments.base import Built, Experiment, Sweep, grid
+from classicnets.experiments.base import Built, Experiment, Range, Sweep, grid
 from classicnets.experiments.images import (
     ImageKeys,
     OptimKeys,
@@ -105,4 +105,10 @@ IMAGES_GRID = Sweep(
         num_hidden=(64, 128),
     ),
     figures=grouped_figures("cell", ("optimizer", "learning_rate", "num_hidden")),
+    space=(
+        Range("cell", choices=("rnn", "lstm", "gru")),
+        Range("optimizer", choices=("adam", "adagrad")),
+        Range("learning_rate", 1e-4, 3e-2, log=True),
+        Range("num_hidden", 32, 256, log=True, integer=True),
+    ),
 )

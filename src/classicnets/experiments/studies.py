@@ -77,3 +77,22 @@ def side_by_side_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
         plots.curves_grid(grid, out / "figures" / "curves.png", splits=("train", "val", "test")),
         plots.write_table(trial_table(trials, ()), out / "figures" / "table"),
     ]
+
+
+def search_figures(keys: tuple[str, ...]) -> Callable[[Path, list[dict[str, Any]]], list[Path]]:
+    """Figures of a --search sweep: accuracy against each drawn key, every trial's curves,
+    and the table (a row per trial, its drawn keys first)."""
+
+    def figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
+        points = []
+        for t in trials:
+            best = t.get("best", {})
+            points.append(({k: t["keys"][k] for k in keys}, best.get("val", {}).get("accuracy")))
+        runs = {_label(t, keys): RunDir(out / t["dir"]).metrics() for t in trials}
+        return [
+            plots.search_scatter(points, keys, out / "figures" / "search.png"),
+            plots.curves_grid({"every trial": runs}, out / "figures" / "curves.png", ("val",)),
+            plots.write_table(trial_table(trials, keys), out / "figures" / "table"),
+        ]
+
+    return figures

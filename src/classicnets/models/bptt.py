@@ -58,7 +58,7 @@ def _project(ws: Workspace, X: torch.Tensor, W: torch.Tensor, b: torch.Tensor):
     X1, Z = ws.take(X, X1=(T * B, F_ + 1), Z=(T, B, W.shape[0]))
     X1[:, :F_].copy_(X.reshape(T * B, F_))
     X1[:, F_].fill_(1.0)
-    torch.mm(X1, torch.cat([W, b[:, None]], 1).t(), out=Z.view(T * B, -1))
+    torch.mm(X1, torch.cat([W, b[:, None]], 1).t(), out=Z.view(T * B, W.shape[0]))  # B may be 0
     return X1, Z  # (T*B, F+1), (T, B, G)
 
 
@@ -67,7 +67,7 @@ def _project_backward(ctx, X1: torch.Tensor, W: torch.Tensor, dG: torch.Tensor):
     T, B, G = dG.shape
     dG = dG.flatten(0, 1)  # (T*B, G), a view even of a column slice
     dWb = torch.mm(X1.t(), dG)  # (F+1, G): the weight and bias gradients in one product
-    dX = torch.mm(dG, W).view(T, B, -1) if ctx.needs_input_grad[0] else None
+    dX = torch.mm(dG, W).view(T, B, W.shape[1]) if ctx.needs_input_grad[0] else None
     return dX, dWb[:-1].t(), dWb[-1]
 
 

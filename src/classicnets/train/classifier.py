@@ -3,7 +3,9 @@
 The learner behind the image MLP, the CNN and the recurrent nets. The data comes from a
 source (data/pipeline.py's TensorSource, or the palindrome stream) that hands over batches
 already on the device in the model's layout; the learner adds the optimizer, the schedule,
-label smoothing, gradient clipping, and on a GPU bf16 autocast.
+label smoothing, gradient clipping, and on a GPU bf16 autocast. Under torchrun, distribute()
+makes it train data-parallel: each rank steps on its shard of the global batch and evaluates
+its shard of each split (train/distributed.py).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from classicnets.train import distributed
+from classicnets.train.distributed import Ranks
 from classicnets.train.optim import OptimKeys, make_optimizer, make_schedule
 
 
@@ -48,15 +52,37 @@ class ClassifierLearner:
         self.autocast = torch.autocast(
             device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
         )
+        self.ranks: Ranks | None = None  # set by distribute(): the ranks sharing each batch
+        self.trained: nn.Module = self.model  # what step() runs: the model, or its DDP wrapper
+
+    def distribute(self, ranks: Ranks) -> None:
+        """Train data-parallel from here on, one of `ranks`. self.model stays the plain model
+        (now with global batch norm), with the same parameters, so the optimizer, the schedule,
+        checkpoints and the analysis code are unchanged."""
+        self.trained = distributed.data_parallel(self.model, ranks, self.device)
+        self.model, self.ranks = self.trained.module, ranks
 
     def epoch_batches(self, seed: int, epoch: int, batch_size: int) -> Iterator:
+        if self.ranks is not None:  # every rank its own dropout masks, drawn from (seed, epoch)
+            torch.manual_seed(distributed.dropout_seed(seed, epoch, self.ranks.rank))
         return iter(self.source.epoch_batches(seed, epoch, batch_size))
 
     def step(self, X: torch.Tensor, y: torch.Tensor) -> None:
-        self.model.train()
-        with self.autocast:
-            logits = self.model(X)  # (B, K)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=self.keys.label_smoothing)
+        self.trained.train()
+        if self.ranks is None:
+            with self.autocast:
+                logits = self.trained(X)  # (B, K)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=self.keys.label_smoothing)
+        else:
+            B = len(y)
+            X, y = distributed.shard(X, self.ranks), distributed.shard(y, self.ranks)
+            with self.autocast:
+                logits = self.trained(X)  # (B_r, K); B_r may be 0: the rank still all-reduces
+            # DDP averages the ranks' gradients: the shard's sum * world_size / B makes that
+            # average the gradient of the global batch's mean loss, shards even or not.
+            loss = F.cross_entropy(
+                logits.float(), y, reduction="sum", label_smoothing=self.keys.label_smoothing
+            ) * (self.ranks.world_size / B)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.keys.max_norm > 0:
@@ -72,14 +98,21 @@ class ClassifierLearner:
             return self.model(X).float()
 
     def evaluate(self, split: str) -> tuple[float, float]:
-        """Mean cross-entropy (no label smoothing) and accuracy over the whole split."""
+        """Mean cross-entropy (no label smoothing) and accuracy over the whole split; data-
+        parallel, each rank reads its shard of every batch and the sums are all-reduced."""
         total_loss, correct, n = 0.0, 0, 0
         for X, y in self.source.eval_batches(split):
+            if self.ranks is not None:
+                X, y = distributed.shard(X, self.ranks), distributed.shard(y, self.ranks)
+                if len(y) == 0:
+                    continue
             logits = self.logits(X)
             total_loss += F.cross_entropy(logits, y, reduction="sum").item()
             correct += int((logits.argmax(dim=1) == y).sum())
             n += len(y)
-        return total_loss / n, correct / n
+        if self.ranks is not None:
+            total_loss, correct, n = distributed.all_sum([total_loss, correct, n], self.device)
+        return total_loss / n, round(correct) / n
 
     def state_dict(self) -> dict[str, Any]:
         def cpu(value: Any) -> Any:

@@ -19,6 +19,10 @@ uninterrupted one would have seen.
 "Best" is chosen on the validation split when there is one, and the test result is the one
 at that same step: the test split never chooses anything. Without a validation split, best
 is the best test evaluation (and labelled best.test).
+
+Data-parallel (torchrun), every rank runs this loop in step: the learner shards the batches
+and all-reduces the evaluations, so every rank reaches the same decisions; rank 0 alone
+writes the run record (train/distributed.py).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ import torch
 from tqdm import tqdm
 
 from classicnets.errors import UsageError
+from classicnets.train import distributed
+from classicnets.train.distributed import Ranks
 from classicnets.train.runs import CHECKPOINT, RunDir, finite_or_none
 
 
@@ -126,23 +132,29 @@ def train(
     run: RunDir,
     resume: bool = False,
     progress: bool = True,
+    ranks: Ranks | None = None,
 ) -> dict[str, Any]:
     """Train to the end (or divergence, or early stop), recording everything in `run`.
 
+    With `ranks` (a learner already distributed), only rank 0 writes to `run`.
     Returns the summary written to summary.json.
     """
+    lead = ranks is None or ranks.lead  # the one process that writes the run record
     state = LoopState()
-    if resume:
+    if resume:  # every rank loads the checkpoint rank 0 wrote (one node, or a shared disk)
         state = _restore(learner, run)
-        run.truncate_metrics(state.step)
+        if ranks is not None:
+            distributed.barrier()  # all have read it before rank 0 may write anything new
+        if lead:
+            run.truncate_metrics(state.step)
     chooser = selection_split(learner.splits)
-    writer = run.tensorboard(purge_step=state.step + 1 if resume else None)
+    writer = run.tensorboard(purge_step=state.step + 1 if resume else None) if lead else None
     started = time.perf_counter() - state.wall_time_s
     status = "completed"
     bar = tqdm(
         total=settings.epochs,
         initial=state.epoch,
-        disable=not progress or not sys.stderr.isatty(),
+        disable=not progress or not lead or not sys.stderr.isatty(),
         leave=False,
         desc=run.path.name,
         unit="epoch",
@@ -163,11 +175,13 @@ def train(
                 "accuracy": accuracy,
                 "time_s": round(state.wall_time_s, 4),
             }
-            writer.add_scalar(f"{split}/loss", loss, state.step)
-            writer.add_scalar(f"{split}/accuracy", accuracy, state.step)
+            if lead:
+                writer.add_scalar(f"{split}/loss", loss, state.step)
+                writer.add_scalar(f"{split}/accuracy", accuracy, state.step)
             state.final[split] = {"loss": finite_or_none(loss), "accuracy": accuracy}
-        writer.flush()
-        run.append_metrics(list(rows.values()))
+        if lead:
+            writer.flush()
+            run.append_metrics(list(rows.values()))
         bar.set_postfix({f"{chooser}_acc": f"{rows[chooser]['accuracy']:.3f}"})
         if any(row["loss"] is None for row in rows.values()):
             return "diverged"
@@ -180,18 +194,19 @@ def train(
             state.evals_since_best = 0
         else:
             state.evals_since_best += 1
-        run.save_checkpoint(
-            {
-                "learner": learner.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                **(
-                    {"cuda_rng": torch.cuda.get_rng_state_all()}
-                    if torch.cuda.is_initialized()
-                    else {}
-                ),
-                "loop": asdict(state),
-            }
-        )
+        if lead:  # the ranks hold the same weights: rank 0's (and its RNG) resume any of them
+            run.save_checkpoint(
+                {
+                    "learner": learner.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    **(
+                        {"cuda_rng": torch.cuda.get_rng_state_all()}
+                        if torch.cuda.is_initialized()
+                        else {}
+                    ),
+                    "loop": asdict(state),
+                }
+            )
         if settings.patience and state.evals_since_best >= settings.patience:
             return "early_stopped"
         return None
@@ -213,16 +228,20 @@ def train(
                     stop = evaluate_and_save()
             status = stop or "completed"
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into this)
-        run.write_summary(summary(state, "interrupted", started))
+        if lead:
+            run.write_summary(summary(state, "interrupted", started))
         raise
     except BaseException as error:  # a crash: say so, keep the checkpoint to resume from
-        run.write_summary(summary(state, "failed", started) | {"error": repr(error)})
+        if lead:
+            run.write_summary(summary(state, "failed", started) | {"error": repr(error)})
         raise
     finally:
         bar.close()
-        writer.close()
+        if lead:
+            writer.close()
     result = summary(state, status, started)
-    run.write_summary(result)
+    if lead:
+        run.write_summary(result)
     return result
 
 

@@ -1,0 +1,105 @@
+"""Wall time of a 16-trial grid sweep with 1 and 2 worker processes, on SQLite and (given a
+server) PostgreSQL, in one run.
+
+What is measured: `run_sweep` (the code behind `classicnets sweep`) on a grid of 16 mlp-toy
+trials (moons; impl numpy and torch x seeds 1..8; batch size 1, E epochs): study set-up,
+workers started (forkserver), every trial trained and recorded, sweep.json written. The
+sweep's figures are left out (the same for every contender). Each contender starts from an
+empty directory (and, for PostgreSQL, an empty database) every round; rounds interleave the
+contenders so drift hits all alike; medians are reported, with the ratio to 1 worker on
+SQLite. mlp-toy trials use one thread each, so on a 2-core machine 2 workers can at best
+halve the time; what is lost to start-up and the shared study shows in the ratio.
+
+Run:  python3 benchmarks/sweep_workers.py [--epochs 8] [--rounds 3]
+          [--postgres postgresql://USER:PASSWORD@HOST/DB] [--json PATH]
+      (--postgres: a database the user may CREATE DATABASE in; each round gets a new one)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import uuid
+from pathlib import Path
+
+from classicnets.experiments import EXPERIMENTS
+from classicnets.experiments.base import Sweep, grid
+from classicnets.experiments.sweep_run import run_sweep
+
+
+def sixteen_trials() -> Sweep:
+    return Sweep(
+        name="bench-16",
+        summary="16 mlp-toy trials",
+        trials=grid(
+            "mlp-toy", "{impl}-seed{seed}", impl=("numpy", "torch"), seed=tuple(range(1, 9))
+        ),
+        figures=lambda out, trials: [],
+    )
+
+
+def fresh_postgres(url: str) -> tuple[str, object]:
+    """A new empty database beside the one in `url`, and the connection that drops it."""
+    import psycopg
+
+    conn = psycopg.connect(url, autocommit=True)
+    name = f"classicnets_bench_{uuid.uuid4().hex[:10]}"
+    conn.execute(f"CREATE DATABASE {name}")
+    return url.rsplit("/", 1)[0] + f"/{name}", (conn, name)
+
+
+def one_sweep(workers: int, epochs: int, postgres: str | None) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        storage, drop = (None, None) if postgres is None else fresh_postgres(postgres)
+        try:
+            record = run_sweep(
+                sixteen_trials(),
+                EXPERIMENTS,
+                {"epochs": str(epochs), "eval_freq": str(epochs), "dataset": "moons"},
+                Path(tmp) / "sweep",
+                "cpu",
+                progress=False,
+                workers=workers,
+                storage=storage,
+            )
+        finally:
+            if drop is not None:
+                conn, name = drop
+                conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+                conn.close()
+    assert [t["status"] for t in record["trials"]] == ["completed"] * 16, record["trials"]
+    return record["wall_time_s"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=8, help="epochs per trial (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
+    parser.add_argument("--postgres", help="a PostgreSQL URL to measure too")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    contenders = {"sqlite, 1 worker": (1, None), "sqlite, 2 workers": (2, None)}
+    if args.postgres:
+        contenders["postgresql, 1 worker"] = (1, args.postgres)
+        contenders["postgresql, 2 workers"] = (2, args.postgres)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for r in range(args.rounds):
+        for name, (workers, postgres) in contenders.items():
+            times[name].append(one_sweep(workers, args.epochs, postgres))
+            print(f"round {r + 1}: {name:<22} {times[name][-1]:7.1f} s", flush=True)
+    base = statistics.median(times["sqlite, 1 worker"])
+    print(f"\n16 mlp-toy trials, {args.epochs} epochs each; medians of {args.rounds} rounds")
+    result = {}
+    for name, ts in times.items():
+        median = statistics.median(ts)
+        result[name] = {"median_s": median, "rounds_s": ts, "speedup_vs_1_worker": base / median}
+        print(f"  {name:<22} {median:7.1f} s   {base / median:5.2f}x of sqlite, 1 worker")
+    if args.json:
+        args.json.write_text(json.dumps({"epochs": args.epochs, "contenders": result}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
