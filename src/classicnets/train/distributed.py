@@ -20,6 +20,7 @@ Rank 0 alone writes the run record; the others write nothing and draw no progres
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -109,17 +110,16 @@ def process_group(ranks: Ranks | None, device: torch.device) -> Iterator[None]:
         return
     if device.type == "cuda":
         torch.cuda.set_device(device)
-        dist.init_process_group("nccl", rank=ranks.rank, world_size=ranks.world_size)
+        dist.init_process_group(
+            "nccl", rank=ranks.rank, world_size=ranks.world_size, device_id=device
+        )
     else:
         dist.init_process_group("gloo", rank=ranks.rank, world_size=ranks.world_size)
-    barrier()
-    yield  # an error leaves the group to torch to free at exit: other ranks may be gone
-    # Every rank past its last collective before the group goes. Without this, rank 1 (no
-    # files to write) could free the group while gloo's worker thread still released the last
-    # all-reduce's tensor: ~ProcessGroupGloo joins that thread, which waits for the GIL that
-    # the joining thread holds (seen: a hang after a completed run).
-    barrier()
-    dist.destroy_process_group()
+    try:
+        barrier()
+        yield
+    finally:
+        dist.destroy_process_group()
 
 
 def barrier() -> None:
@@ -132,11 +132,25 @@ def shard(batch: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     return batch.tensor_split(ranks.world_size)[ranks.rank]
 
 
+def _all_reduce(X: torch.Tensor) -> torch.Tensor:
+    """X summed over the ranks, in place; returns once gloo has let go of X.
+
+    gloo's worker thread frees each finished work and with it the work's reference to X. Had
+    Python dropped X by then, that free takes the GIL; and if the main thread is freeing the
+    process group at that moment (it joins the worker, holding the GIL), both wait forever:
+    a hang seen after completed runs. So X's last reference stays Python's: wait, the GIL
+    released, until X is ours alone (a few microseconds).
+    """
+    dist.all_reduce(X)
+    if X.device.type == "cpu":
+        while X._use_count() > 1:
+            time.sleep(0)
+    return X
+
+
 def all_sum(values: list[float], device: torch.device) -> list[float]:
     """Numbers summed over the ranks, in float64 (nccl reduces on the GPU: tensor there)."""
-    total = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(total)
-    return total.tolist()
+    return _all_reduce(torch.tensor(values, dtype=torch.float64, device=device)).tolist()
 
 
 def dropout_seed(seed: int, epoch: int, rank: int) -> int:
@@ -152,15 +166,11 @@ class _AllSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, X: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        X = X.clone()
-        dist.all_reduce(X)
-        return X
+        return _all_reduce(X.clone())
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        grad = grad.clone()
-        dist.all_reduce(grad)
-        return grad
+        return _all_reduce(grad.clone())
 
 
 class GlobalBatchNorm(_BatchNorm):
