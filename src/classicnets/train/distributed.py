@@ -132,7 +132,7 @@ def shard(batch: torch.Tensor, ranks: Ranks) -> torch.Tensor:
     return batch.tensor_split(ranks.world_size)[ranks.rank]
 
 
-def _all_reduce(X: torch.Tensor) -> torch.Tensor:
+def all_reduce(X: torch.Tensor) -> torch.Tensor:
     """X summed over the ranks, in place; returns once gloo has let go of X.
 
     gloo's worker thread frees each finished work and with it the work's reference to X. Had
@@ -150,7 +150,7 @@ def _all_reduce(X: torch.Tensor) -> torch.Tensor:
 
 def all_sum(values: list[float], device: torch.device) -> list[float]:
     """Numbers summed over the ranks, in float64 (nccl reduces on the GPU: tensor there)."""
-    return _all_reduce(torch.tensor(values, dtype=torch.float64, device=device)).tolist()
+    return all_reduce(torch.tensor(values, dtype=torch.float64, device=device)).tolist()
 
 
 def dropout_seed(seed: int, epoch: int, rank: int) -> int:
@@ -166,11 +166,11 @@ class _AllSum(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, X: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return _all_reduce(X.clone())
+        return all_reduce(X.clone())
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return _all_reduce(grad.clone())
+        return all_reduce(grad.clone())
 
 
 class GlobalBatchNorm(_BatchNorm):
@@ -178,7 +178,7 @@ class GlobalBatchNorm(_BatchNorm):
 
     torch's SyncBatchNorm does this on GPUs only (it refuses CPU tensors), so on a CPU this
     one does: in training, the per-channel sum, sum of squares and count of every rank's
-    shard are all-reduced, in float64 so that E[x^2] - E[x]^2 loses nothing to cancellation;
+    shard are all-reduced, in float64, where E[x^2] - E[x]^2 cancels away nothing float32 keeps;
     the running statistics are updated as nn.BatchNorm updates them (unbiased running_var).
     In evaluation it is nn.BatchNorm: the running statistics, no communication.
     """
