@@ -101,13 +101,17 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def cpu_cores() -> int:
+    """The cores this process may use (taskset, cgroups), where the system says."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def cpu_threads(experiment: Experiment, share: int = 1) -> int:
     """The intra-op threads a run of `experiment` uses on a CPU, when `share` processes (the
     ranks torchrun starts on this machine) divide the cores between them."""
-    if hasattr(os, "sched_getaffinity"):  # the cores this process may use (taskset, cgroups)
-        cores = len(os.sched_getaffinity(0))
-    else:
-        cores = os.cpu_count() or 1
+    cores = cpu_cores()
     return min(experiment.threads or cores, max(1, cores // share))
 
 
@@ -192,7 +196,7 @@ def run_experiment(
     if torch_device.type == "cpu":  # set per run: a sweep runs different experiments
         share = ranks.local_world_size if ranks else 1
         torch.set_num_threads(
-            min(cpu_threads(experiment, share), max_threads or os.cpu_count() or 1)
+            min(cpu_threads(experiment, share), max_threads or cpu_cores())
         )
     built = experiment.build(cfg, torch_device)  # checks the data: still nothing written
     if ranks is not None and not hasattr(built.learner, "distribute"):

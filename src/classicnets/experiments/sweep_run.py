@@ -9,7 +9,6 @@ devices, the storage, and a study or trial directory run with other keys.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import fields
 from pathlib import Path
@@ -22,6 +21,7 @@ from classicnets.experiments.base import (
     Experiment,
     Sweep,
     _check_same_keys,
+    cpu_cores,
     resolve_device,
 )
 from classicnets.experiments.optuna_sweep import (
@@ -33,10 +33,6 @@ from classicnets.experiments.optuna_sweep import (
     storage_url,
 )
 from classicnets.train.runs import CHECKPOINT, RunDir, read_json, write_json
-
-
-def _cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _check_keys(
@@ -180,7 +176,7 @@ def run_sweep(
         space=sweep.space if search else (),
         search=search,
         device=device,
-        threads=max(1, _cores() // workers),
+        threads=max(1, cpu_cores() // workers),
         progress=progress and workers == 1,
         seed=int(overrides.get("seed", 0) or 0),
     )
