@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from classicnets.config import build as build_config
 from classicnets.data.arrays import ArrayData
-from classicnets.data.pipeline import make_splits
+from classicnets.data.splits import make_splits
 from classicnets.experiments.cnn import ARCH, CNNConfig, build
 from classicnets.models.vgg import VGG
 

@@ -44,7 +44,8 @@ from torch import nn  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 from classicnets.experiments.mlp_toy import MLPToyConfig, build, load_data  # noqa: E402
-from classicnets.train.loop import batches, epoch_order  # noqa: E402
+from classicnets.seeds import epoch_order  # noqa: E402
+from classicnets.train.loop import batches  # noqa: E402
 
 torch.set_num_threads(1)
 SEED, LR = 42, 1e-2

@@ -42,9 +42,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from classicnets.data.palindrome import encode, palindrome_batch  # noqa: E402
+from classicnets.experiments.keys import OptimConfig  # noqa: E402
 from classicnets.models.rnn import RNNClassifier  # noqa: E402
 from classicnets.train.classifier import ClassifierLearner  # noqa: E402
-from classicnets.train.optim import OptimKeys  # noqa: E402
 
 torch.set_num_threads(1)
 T, B, H, F, K = 20, 128, 128, 10, 10  # input_length, batch, num_hidden, one-hot digits, classes
@@ -59,7 +59,7 @@ def contender(cell: str, impl: str, steps: int, model_only: bool = False):
     alone (no clipping, no RMSprop), to show what the learner's part costs."""
     torch.manual_seed(SEED)
     model = RNNClassifier(cell, impl, F, H, K)
-    keys = OptimKeys(optimizer="rmsprop", learning_rate=1e-3, max_norm=10.0)
+    keys = OptimConfig(optimizer="rmsprop", learning_rate=1e-3, max_norm=10.0)
     learner = ClassifierLearner(model, SOURCE, keys, torch.device("cpu"), steps)
     batches = []
     for s in range(steps):

@@ -24,15 +24,14 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from classicnets.experiments import EXPERIMENTS
-from classicnets.experiments.base import Sweep, grid
-from classicnets.experiments.sweep_run import run_sweep
+from classicnets.experiments.spec import Sweep, grid
+from classicnets.runner.sweep import run_sweep
 
 
 def sixteen_trials() -> Sweep:
     return Sweep(
         name="bench-16",
-        summary="16 mlp-toy trials",
+        description="16 mlp-toy trials",
         trials=grid(
             "mlp-toy", "{impl}-seed{seed}", impl=("numpy", "torch"), seed=tuple(range(1, 9))
         ),
@@ -56,7 +55,6 @@ def one_sweep(workers: int, epochs: int, postgres: str | None) -> float:
         try:
             record = run_sweep(
                 sixteen_trials(),
-                EXPERIMENTS,
                 {"epochs": str(epochs), "eval_freq": str(epochs), "dataset": "moons"},
                 Path(tmp) / "sweep",
                 "cpu",

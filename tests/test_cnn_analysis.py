@@ -1,5 +1,6 @@
 """The CNN analyses: the deconvnet against autograd and by hand, occlusion on a model whose
-answer hangs on one pixel, activation statistics against direct sums, and analyze_cnn's files."""
+answer hangs on one pixel, activation statistics against direct sums, and analyze_cnn's files,
+for the VGG and for a ResNet (no deconvnet there)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from classicnets.analysis.deconvnet import (
 from classicnets.analysis.occlusion import occluder_masks, occlusion_map, pick_examples
 from classicnets.errors import UsageError
 from classicnets.experiments.cnn import ARCH
+from classicnets.models.resnet import ResNet
 from classicnets.models.vgg import VGG
 
 
@@ -257,3 +259,50 @@ def test_analyze_cnn_rejects_a_layer_it_does_not_have(tmp_path):
             analyze_cnn(model, X, y, None, tmp_path / "figures", layer=layer)
         assert str(caught.value) == (f"--layer {layer}: this network has 8 conv layers; pass 1..8")
     assert not (tmp_path / "figures").exists()  # rejected before anything was written
+
+
+def test_analyze_cnn_on_a_resnet_writes_all_but_the_deconvnet(tmp_path):
+    torch.manual_seed(0)
+    model = ResNet(1, 10, depth=8, width=0.25)
+    X, y = torch.randn(6, 1, 28, 28), torch.randint(0, 10, (6,))
+    said = []
+    paths = analyze_cnn(model, X, y, None, tmp_path / "figures", say=said.append)
+    assert [p.name for p in paths] == [n for n in NAMES if n != "deconvnet.png"]
+    for p in paths:
+        assert p.stat().st_size > (5000 if p.suffix == ".png" else 100), p.name
+    assert not (tmp_path / "figures" / "deconvnet.png").exists()
+    assert len(said) == 1 and "deconvnet" in said[0] and "\n" not in said[0]
+    assert model.training
+
+    # A row per ReLU module, in module order, named where it sits.
+    relus = [name for name, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    assert len(relus) == 1 + 2 * 3  # the stem's, and two in each of the three blocks
+    table = paths[2].read_text()
+    rows = [line for line in table.splitlines() if "ch, " in line]
+    assert [row.split("|")[1].strip().split(" (")[0] for row in rows] == relus
+    for name in ("stem.relu (4 ch, 28x28)", "stage2.block1.relu2 (8 ch, 14x14)"):
+        assert name in table
+    assert "stage3.block1.relu2 (16 ch, 7x7)" in table
+
+
+def test_analyze_cnn_activation_rows_match_the_resnets_relus():
+    torch.manual_seed(0)
+    model = ResNet(1, 10, depth=8, width=0.25).eval()
+    X = torch.randn(3, 1, 28, 28)
+    walk = activation_stats(model, X)
+    relus = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    assert [r["layer"].split(" (")[0] for r in walk.rows] == [name for name, _ in relus]
+    torch.testing.assert_close(walk.output, model(X))
+    assert walk.kept is None
+    with pytest.raises(ValueError, match="no plain conv stack"):
+        activation_stats(model, X, keep=1)
+
+
+def test_analyze_cnn_rejects_a_layer_for_a_net_without_deconvnet(tmp_path):
+    model = ResNet(1, 10, depth=8, width=0.25)
+    X, y = torch.randn(4, 1, 28, 28), torch.zeros(4, dtype=torch.long)
+    with pytest.raises(
+        UsageError, match=r"^--layer 2: ResNet has no deconvnet .*leave --layer out$"
+    ):
+        analyze_cnn(model, X, y, None, tmp_path / "figures", layer=2)
+    assert not (tmp_path / "figures").exists()

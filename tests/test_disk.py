@@ -23,7 +23,7 @@ from unittest import mock
 import pytest
 
 from classicnets.errors import UsageError
-from classicnets.train.runs import RunDir, atomic_write
+from classicnets.records import RunDir, atomic_write
 from tests.conftest import read_json, read_jsonl
 from tests.test_runs import crash_after_epoch, scalars, without_time
 

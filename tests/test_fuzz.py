@@ -40,7 +40,7 @@ from classicnets.data.arrays import load_npz
 from classicnets.data.images import CIFAR_BATCHES, CIFAR_FOLDER, IDX_FILES, load_images
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS
-from classicnets.train.runs import CHECKPOINT, CONFIG, RunDir
+from classicnets.records import CHECKPOINT, CONFIG, RunDir
 
 # Expected: crafted pickles that torch's loader warns about before refusing them
 pytestmark = pytest.mark.filterwarnings("ignore:Detected pickle protocol:UserWarning")
@@ -260,7 +260,7 @@ def test_cli_flags_exit_0_or_2(workdir: Path, case, joined: bool, device):
     for key, text in flags.items():
         argv += [f"--{key}={text}"] if joined else [f"--{key}", text]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli, "run_experiment", no_training)
+        patch.setattr(cli.runner, "run_experiment", no_training)
         attempt("cli-keys", lambda: run_cli(argv))
 
 

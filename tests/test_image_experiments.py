@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from classicnets.train.runs import RunDir
+from classicnets.records import RunDir
 from tests.conftest import read_json, read_jsonl
 from tests.test_runs import crash_after_epoch, without_time
 

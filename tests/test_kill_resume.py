@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from classicnets.train.runs import RunDir
+from classicnets.records import RunDir
 from tests.conftest import read_json
 from tests.forkserver import ForkServer
 from tests.test_runs import scalars, without_time

@@ -8,9 +8,10 @@ import torch.nn.functional as F
 
 from classicnets.experiments.mlp_toy import MLPToyConfig, build
 from classicnets.models import TorchMLP
-from classicnets.train.learners import _engine_grad
-from classicnets.train.loop import LoopSettings, batches, epoch_order, train
-from classicnets.train.runs import RunDir
+from classicnets.records import RunDir
+from classicnets.seeds import epoch_order
+from classicnets.train.fastpaths import autograd_grad
+from classicnets.train.loop import LoopSettings, batches, train
 from tests.conftest import read_jsonl
 
 
@@ -19,7 +20,7 @@ def test_engine_grad_is_exactly_torch_autograd_grad():
     model = TorchMLP((3, 7, 5, 4)).double()
     params = tuple(model.parameters())
     X, y = torch.randn(6, 3, dtype=torch.float64), torch.randint(0, 4, (6,))
-    grad = _engine_grad()
+    grad = autograd_grad()
     ours = grad(F.cross_entropy(model(X), y), params)
     theirs = torch.autograd.grad(F.cross_entropy(model(X), y), params)
     assert len(ours) == len(theirs) == len(params)

@@ -9,15 +9,16 @@ import torch
 
 from classicnets.config import build
 from classicnets.data.arrays import ArrayData
-from classicnets.data.pipeline import (
-    TensorSource,
-    channel_stats,
-    epoch_generator,
-    make_splits,
-    random_crop_flip,
-)
+from classicnets.data.sources import TensorSource, channel_stats, random_crop_flip
+from classicnets.data.splits import make_splits
 from classicnets.errors import UsageError
-from classicnets.train.optim import OptimKeys, make_optimizer, make_schedule
+from classicnets.experiments.keys import OptimConfig
+from classicnets.seeds import Stream, torch_generator
+from classicnets.train.optim import make_optimizer, make_schedule
+
+
+def epoch_generator(seed: int, epoch: int):
+    return torch_generator(seed, Stream.AUGMENT, epoch)
 
 
 def images(n: int = 200, c: int = 3, h: int = 8, classes: int = 4, seed: int = 0) -> ArrayData:
@@ -96,7 +97,7 @@ def test_random_crop_flip_moves_pixels_by_at_most_the_padding_and_is_seeded():
 @pytest.mark.parametrize("schedule", ["none", "step", "cosine", "onecycle"])
 def test_every_optimizer_and_schedule_steps_and_restores(optimizer, schedule):
     keys = build(
-        OptimKeys,
+        OptimConfig,
         {
             "optimizer": optimizer,
             "lr_schedule": schedule,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from classicnets.report.build import STUDIES
+from classicnets.experiments import reported
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
@@ -28,8 +28,8 @@ def toy_report(tmp_path_factory) -> Path:
 
 def test_report_has_a_section_per_study_and_says_how_to_make_the_missing_ones(toy_report):
     page = toy_report.read_text()
-    for study in STUDIES:
-        assert f'id="{study.sweep}"' in page
+    for sweep, _ in reported():
+        assert f'id="{sweep.name}"' in page
     assert "No runs of this study yet" in page and "classicnets sweep cnn-optimizers" in page
     assert "NumPy and PyTorch reach" in page  # findings computed from the records
     assert "classicnets sweep mlp-toy-compare --batch_size 16 --epochs 4 --eval_freq 2" in page
@@ -73,7 +73,7 @@ def test_report_in_a_real_browser(toy_report, tmp_path):
         sections = driver.execute_script(
             "return [...document.querySelectorAll('section.study')].map(s => s.id)"
         )
-        assert sections == [study.sweep for study in STUDIES]
+        assert sections == [sweep.name for sweep, _ in reported()]
         images = driver.execute_script(
             "return [...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
         )

@@ -13,7 +13,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from classicnets.train.runs import RunDir, atomic_write
+from classicnets.records import RunDir, atomic_write
 from tests.conftest import read_json, read_jsonl
 
 TB_TAGS = {"train/loss", "train/accuracy", "test/loss", "test/accuracy"}
@@ -228,7 +228,7 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path, monkeypat
     def rename_fails(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("classicnets.train.runs.os.replace", rename_fails)
+    monkeypatch.setattr("classicnets.records.files.os.replace", rename_fails)
     with pytest.raises(OSError):
         atomic_write(target, "new")
     assert target.read_text() == "old"

@@ -7,8 +7,8 @@ import shlex
 
 import pytest
 
-from classicnets.experiments import EXPERIMENTS, SWEEPS
-from classicnets.experiments.sweep_run import run_sweep
+from classicnets.experiments import SWEEPS
+from classicnets.runner.sweep import run_sweep
 from tests.conftest import read_json, read_jsonl
 
 TRIALS = [
@@ -68,7 +68,7 @@ def default_study(tmp_path_factory):
     """The whole default study, as `classicnets run` makes it (about two minutes)."""
     out = tmp_path_factory.mktemp("study")
     sweep = SWEEPS["mlp-toy-compare"]
-    run_sweep(sweep, EXPERIMENTS, {}, out, "cpu", progress=False)
+    run_sweep(sweep, {}, out, "cpu", progress=False)
     return out
 
 

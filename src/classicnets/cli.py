@@ -15,25 +15,20 @@ names the problem and the fix), 1 anything else.
 from __future__ import annotations
 
 import argparse
-import errno
-import os
-import signal
-import sqlite3
 import sys
-import threading
 import time
 import traceback
 from dataclasses import fields
 from pathlib import Path
 
-from classicnets import config
-from classicnets.errors import UsageError, shown
+from classicnets import config, robust
+from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS
-from classicnets.experiments.base import run_experiment
-from classicnets.experiments.optuna_sweep import describe
-from classicnets.experiments.sweep_run import run_sweep
+from classicnets.records import describe
+from classicnets.runner import run as runner
+from classicnets.runner.outdir import check_writable
+from classicnets.runner.sweep import run_sweep
 from classicnets.train import distributed
-from classicnets.train.runs import CHECKPOINT, CONFIG, DISK_FULL, RunDir, check_writable
 
 
 class Parser(argparse.ArgumentParser):
@@ -89,7 +84,7 @@ def build_parser() -> Parser:
     )
     for e in EXPERIMENTS.values():
         p = experiments.add_parser(
-            e.name, help=e.summary, description=e.summary, allow_abbrev=False
+            e.name, help=e.description, description=e.description, allow_abbrev=False
         )
         config.add_flags(p, e.config)
         _common(p, "run directory (default: runs/EXPERIMENT/TIMESTAMP)")
@@ -102,9 +97,9 @@ def build_parser() -> Parser:
     for s in SWEEPS.values():
         p = sweeps.add_parser(
             s.name,
-            help=s.summary,
+            help=s.description,
             allow_abbrev=False,
-            description=f"{s.summary}. Keys of {' and '.join(s.experiments)} given here apply "
+            description=f"{s.description}. Keys of {' and '.join(s.experiments)} given here apply "
             "to every trial whose experiment has them (mlp-vs-cnn: --width to the cnn alone). "
             "Run it again to continue an interrupted sweep.",
         )
@@ -172,10 +167,10 @@ def _say(line: str) -> None:
 def cmd_list(args: argparse.Namespace) -> int:
     _say("experiments (classicnets train NAME --help lists the keys):")
     for e in EXPERIMENTS.values():
-        _say(f"  {e.name:<18} {e.summary}")
+        _say(f"  {e.name:<18} {e.description}")
     _say("sweeps (classicnets sweep NAME):")
     for s in SWEEPS.values():
-        _say(f"  {s.name:<18} {s.summary}")
+        _say(f"  {s.name:<18} {s.description}")
     _say("suites (classicnets run --suite NAME):")
     for name, members in SUITES.items():
         _say(f"  {name:<18} {', '.join(sweep for sweep, _ in members)}")
@@ -190,11 +185,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Under torchrun, rank 0 writes the run (other ranks' default --out goes unused).
     ranks = distributed.from_env()
     out = args.out or Path("runs") / experiment.name / time.strftime("%Y%m%d-%H%M%S")
-    summary = run_experiment(
+    result = runner.run_experiment(
         experiment, cfg, out, args.device, args.resume, not args.quiet, ranks=ranks
     )
     if ranks is None or ranks.lead:
-        _say(f"{out}: {describe(summary)}")
+        _say(f"{out}: {describe(result)}")
         _say(f"records: {out}/metrics.jsonl, {out}/summary.json; figures: {out}/figures/")
     return 0
 
@@ -207,7 +202,6 @@ def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Names
     _say(f"sweep {name}: {size} into {out}/{workers}")
     record = run_sweep(
         sweep,
-        EXPERIMENTS,
         overrides,
         out,
         args.device,
@@ -237,20 +231,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    run = RunDir(args.run_dir)
-    if not run.file(CONFIG).is_file() or not run.file(CHECKPOINT).is_file():
-        raise UsageError(
-            f"'{args.run_dir}' holds no config.json and checkpoint.pt; pass the --out of a "
-            "finished run"
-        )
-    name = run.config().get("experiment")
-    experiment = EXPERIMENTS.get(name)
-    if experiment is None or experiment.analyze is None:
-        able = ", ".join(e.name for e in EXPERIMENTS.values() if e.analyze)
-        raise UsageError(f"'{args.run_dir}' is a {name} run; analyze looks inside {able} runs")
-    if args.layer is not None and args.layer < 1:
-        raise UsageError(f"--layer {args.layer}: expected a conv layer number from 1")
-    for path in experiment.analyze(run, args.layer):
+    for path in runner.analyze(args.run_dir, args.layer, _say):
         _say(str(path))
     return 0
 
@@ -275,16 +256,16 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _offline_images(suite: str) -> str | None:
     """The quick suite reads Fashion-MNIST where it is on the machine (./data or Debian's
     dataset-fashion-mnist), else scikit-learn's digits, which ship with it: never a download."""
-    from classicnets.data.images import load_images
+    from classicnets.data.registry import IMAGE_SETS
 
-    if suite != "quick":
+    fashion = IMAGE_SETS["fashion-mnist"]
+    if suite != "quick" or fashion.available(Path("data")):
         return None
-    try:
-        load_images("fashion-mnist", Path("data"), download=False, progress=False)
-    except UsageError as missing:
-        _say(f"{missing}; the quick suite uses scikit-learn's digits instead")
-        return "digits"
-    return None
+    _say(
+        f"fashion-mnist not found in data/fashion-mnist or Debian's folder ({fashion.how_to_get});"
+        " the quick suite uses scikit-learn's digits instead"
+    )
+    return "digits"
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -312,17 +293,6 @@ COMMANDS = {
 }
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (a scheduler's or `kill`'s stop) ends a run as Ctrl-C does: the summary says
-    "interrupted" and --resume continues from the last checkpoint."""
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, interrupt)
-
-
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output this process cannot write, before any data is read or anything
     trained: a run that cannot record itself is better not started."""
@@ -334,57 +304,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
         check_writable(args.run_dir / "figures", "RUN_DIR/figures")
 
 
-def _disk_full(error: BaseException) -> OSError | None:
-    """The full disk (or quota) behind `error`, if one is: torch and TensorBoard raise their
-    own errors from the OSError."""
-    seen: set[int] = set()
-    cause: BaseException | None = error
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, OSError) and cause.errno in DISK_FULL:
-            return cause
-        if isinstance(cause, sqlite3.OperationalError) and "disk is full" in str(cause):
-            # a sweep's SQLite study: sqlite3 says so in words, without an errno
-            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "the sweep's sweep.db")
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return None
-
-
-def _disk_full_message(error: OSError, args: argparse.Namespace | None) -> str:
-    where = f"'{shown(str(error.filename))}'" if error.filename else "the run's files"
-    command = args.command if args else None
-    if command == "train" and args.out and not (args.out / CHECKPOINT).is_file():
-        again = f"delete '{shown(str(args.out))}' and run it again"  # nothing to resume from
-    elif command == "train":
-        again = "continue with the same command and --resume" + (
-            "" if args.out else " --out RUN_DIR (the directory named here)"
-        )
-    elif command in ("sweep", "run"):
-        again = "run the same command again: it continues where it stopped"
-    else:
-        again = "run the same command again"
-    return f"disk full ({error.strerror}) writing {where}; free some space, then {again}"
-
-
-def _quiet_disk_full_in_threads() -> None:
-    """TensorBoard's writer thread hands a failed write to the main thread, which reports a
-    full disk in one line, and then lets it end the thread too: keep that second report (a
-    traceback) quiet. Any other error of a thread is shown as before."""
-    previous = threading.excepthook
-    if getattr(previous, "quiet_disk_full", False):  # main() ran before in this process
-        return
-
-    def hook(args: threading.ExceptHookArgs) -> None:
-        if args.exc_value is None or _disk_full(args.exc_value) is None:
-            previous(args)
-
-    hook.quiet_disk_full = True  # type: ignore[attr-defined]
-    threading.excepthook = hook
-
-
 def main(argv: list[str] | None = None) -> int:
-    _stop_on_sigterm()
-    _quiet_disk_full_in_threads()
+    robust.stop_on_sigterm()
+    robust.quiet_disk_full_in_threads()
     args = None
     try:
         args = build_parser().parse_args(argv)
@@ -400,12 +322,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     except Exception as error:
-        full = _disk_full(error)
+        full = robust.disk_full(error)
         if full is None:  # anything else is our fault: show where
             traceback.print_exc()
             return 1
         # Exit 1, not 2: 2 tells a script to change its input, and the input was right; as
         # after an interruption, the record is whole up to the last checkpoint, and the
         # same command continues from it (with --resume) once there is space.
-        print(f"classicnets: error: {_disk_full_message(full, args)}", file=sys.stderr)
+        command, out = (args.command, getattr(args, "out", None)) if args else (None, None)
+        message = robust.disk_full_message(full, command, out)
+        print(f"classicnets: error: {message}", file=sys.stderr)
         return 1

@@ -1,9 +1,12 @@
 """Configs are frozen dataclasses; their fields are the command-line keys.
 
-A field is declared with `hp(default, help, check)`: the help text is the comment a reader
-needs and what `--help` prints; `check` validates the parsed value. Flags are generated from
-the fields (`--learning_rate 0.01`), values are parsed by the field's type, and every problem
-becomes a one-line UsageError that names the key, the value and a valid example.
+A key is declared once, as a `Key(type, default, help, check)`: the help text is the comment
+a reader needs and what `--help` prints; `check` validates the parsed value. Keys come in
+groups (experiments/keys.py), and an experiment's config is made by `define`: the groups it
+takes, the keys of its own, and a new default for any key, each with a comment (unit, why).
+Flags are generated from the fields (`--learning_rate 0.01`), values are parsed by the
+field's type, and every problem becomes a one-line UsageError that names the key, the value
+and a valid example. A type the parser does not handle is refused where it is declared.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import argparse
 import dataclasses
 import math
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from classicnets.errors import UsageError, shown
@@ -20,17 +24,76 @@ from classicnets.errors import UsageError, shown
 Check = Callable[[Any], "str | None"]  # returns what is wrong, or None
 
 
-def hp(default: Any, help: str, check: Check | None = None) -> Any:
-    """A hyperparameter: a dataclass field with its help text and validation."""
-    return dataclasses.field(default=default, metadata={"help": help, "check": check})
+@dataclass(frozen=True)
+class Key:
+    """One command-line key: its type, default, help text and check."""
+
+    type: Any  # int, float, str, bool, a Literal of strings, tuple[int, ...] or tuple[float, ...]
+    default: Any
+    help: str
+    check: Check | None = None
+
+    def with_default(self, value: Any) -> Key:
+        """The same key with another default (for an experiment that takes it alone)."""
+        return dataclasses.replace(self, default=value)
 
 
-def override(base: type, name: str, default: Any, help: str | None = None) -> Any:
-    """A field of `base` redeclared in a subclass with another default (and help text),
-    keeping its check: `learning_rate: float = override(OptimKeys, "learning_rate", 1e-4)`."""
-    field = next(f for f in dataclasses.fields(base) if f.name == name)
-    metadata = {**field.metadata, **({"help": help} if help else {})}
-    return dataclasses.field(default=default, metadata=metadata)
+Group = Mapping[str, Key]  # keys that experiments share, in the order --help lists them
+
+
+def define(name: str, *groups: Group, doc: str = "", **own: Any) -> type:
+    """A frozen dataclass of the groups' keys and its own: `own` maps a name to a Key (a key
+    of this experiment alone) or to a plain value (a new default for a group's key).
+
+    Refused here, as TypeError, is what could only fail later: a key declared twice, a
+    default for a key no group has, a type the parser cannot read, a default its own check
+    rejects.
+    """
+    keys: dict[str, Key] = {}
+    for group in groups:
+        for key_name, key in group.items():
+            if key_name in keys:
+                raise TypeError(f"{name}: key {key_name!r} is declared by two of its groups")
+            keys[key_name] = key
+    for key_name, value in own.items():
+        if isinstance(value, Key):
+            if key_name in keys:
+                raise TypeError(f"{name}: key {key_name!r} is in a group already; give a value")
+            keys[key_name] = value
+        elif key_name in keys:
+            keys[key_name] = dataclasses.replace(keys[key_name], default=value)
+        else:
+            raise TypeError(f"{name}: default for {key_name!r}, which none of its groups has")
+    for key_name, key in keys.items():
+        _check_declaration(name, key_name, key)
+    fields = [
+        (
+            key_name,
+            key.type,
+            dataclasses.field(default=key.default, metadata={"help": key.help, "check": key.check}),
+        )
+        for key_name, key in keys.items()
+    ]
+    cls = dataclasses.make_dataclass(name, fields, frozen=True)
+    cls.__doc__ = doc or f"{name}: the keys of one experiment."
+    return cls
+
+
+def _check_declaration(cls_name: str, key_name: str, key: Key) -> None:
+    kind = _kind(key.type)
+    where = f"{cls_name}.{key_name}"
+    if kind not in _PARSERS and kind is not str and typing.get_origin(kind) is not Literal:
+        raise TypeError(
+            f"{where}: type {key.type!r} is not one the command line parses; use int, float, "
+            "str, bool, a Literal of strings, tuple[int, ...] or tuple[float, ...]"
+        )
+    if typing.get_origin(kind) is Literal and not all(
+        isinstance(c, str) for c in typing.get_args(kind)
+    ):
+        raise TypeError(f"{where}: a Literal of strings only (the command line gives text)")
+    problem = key.check(key.default) if key.check else None
+    if problem:
+        raise TypeError(f"{where}: its default {key.default!r} fails its own check ({problem})")
 
 
 # --- checks: each returns None when the value is fine, else what a valid one looks like ---
@@ -75,22 +138,33 @@ def _parse_int_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(","))
 
 
+def _parse_float_tuple(text: str) -> tuple[float, ...]:
+    return tuple(_parse_float(part) for part in text.split(","))
+
+
+IntTuple, FloatTuple = tuple[int, ...], tuple[float, ...]
+_PARSERS: dict[Any, Callable[[str], Any]] = {
+    int: _parse_int,
+    float: _parse_float,
+    bool: _parse_bool,
+    IntTuple: _parse_int_tuple,
+    FloatTuple: _parse_float_tuple,
+}
 _EXPECTED = {  # what a value of each type looks like, for error messages
     int: "expected an integer",
     float: "expected a finite number",
     bool: "expected true or false",
-    tuple: "expected comma-separated positive integers",
+    IntTuple: "expected comma-separated positive integers",
+    FloatTuple: "expected comma-separated numbers",
 }
-_EXAMPLE = {int: "10", float: "0.01", bool: "true", tuple: "1024,512"}
+_EXAMPLE = {int: "10", float: "0.01", bool: "true", IntTuple: "1024,512", FloatTuple: "0.5,0.25"}
+_METAVAR = {int: "INT", float: "FLOAT", bool: "BOOL", IntTuple: "N,N,...", FloatTuple: "X,X,..."}
 
 
 def _kind(tp: Any) -> Any:
-    """The parser key of a field's type: int, float, str, bool, tuple or a Literal."""
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return tp
-    if origin is tuple:
-        return tuple
+    """The parser key of a field's type: int, float, str, bool, a tuple type or a Literal."""
+    if typing.get_origin(tp) is tuple:
+        return tuple[typing.get_args(tp)]  # tuple[int, ...] and tuple[float, ...] as written
     return tp
 
 
@@ -110,11 +184,8 @@ def parse_value(cls: type, name: str, text: str) -> Any:
     elif tp is str:
         value = text
     else:
-        parser = {int: _parse_int, float: _parse_float, bool: _parse_bool, tuple: _parse_int_tuple}[
-            tp
-        ]
         try:
-            value = parser(text)
+            value = _PARSERS[tp](text)
         except ValueError:
             raise UsageError(f"{flag}: {_EXPECTED[tp]}, e.g. {_EXAMPLE[tp]}") from None
     check = next(f for f in dataclasses.fields(cls) if f.name == name).metadata.get("check")
@@ -145,7 +216,7 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, only: set[str] | None 
         if typing.get_origin(tp) is Literal:
             metavar = "{" + ",".join(typing.get_args(tp)) + "}"
         else:
-            metavar = {int: "INT", float: "FLOAT", bool: "BOOL", tuple: "N,N,..."}.get(tp, "STR")
+            metavar = _METAVAR.get(tp, "STR")
         parser.add_argument(
             f"--{f.name}",
             dest=f"key_{f.name}",
@@ -196,5 +267,6 @@ def from_dict(cls: type, data: dict[str, Any]):
     for f in dataclasses.fields(cls):
         if f.name in data:
             value = data[f.name]
-            values[f.name] = tuple(value) if _kind(types[f.name]) is tuple else value
+            is_tuple = typing.get_origin(types[f.name]) is tuple
+            values[f.name] = tuple(value) if is_tuple else value
     return cls(**values)

@@ -14,7 +14,7 @@ def shown(text: str) -> str:
     return text if text.isprintable() else ascii(text)
 
 
-def summary(error: BaseException) -> str:
+def one_line(error: BaseException) -> str:
     """An underlying error in one line: its type and the first line of its text (library
     messages can run to paragraphs, or echo a damaged file's bytes, line breaks included)."""
     lines = str(error).strip().splitlines()

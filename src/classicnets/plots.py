@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from classicnets.data import ArrayData  # noqa: E402
-from classicnets.train.runs import atomic_write  # noqa: E402
+from classicnets.records import atomic_write  # noqa: E402
 
 Metrics = list[dict[str, Any]]
 SPLIT_STYLE = {"train": "--", "val": ":", "test": "-"}

@@ -5,6 +5,11 @@
     deconvnet.png         one conv layer's strongest activations projected back to pixels
     occlusion.png         p(true class) as a grey square slides over the image
 
+Any convolutional nn.Module works (VGG, ResNet): the filters are its first nn.Conv2d, the
+statistics come from forward hooks on its nn.ReLU modules, occlusion from its own forward. The
+deconvnet needs a plain conv/BN/ReLU/max-pool stack (deconvnet.plain_stack, VGG's `features`)
+and is skipped, with one line said, for anything else: a skip connection has no inverse.
+
 The default deconvnet layer is the last conv of the third stage: conv4 of the course net,
 256 channels at 8x8, each unit seeing 29x29 pixels of the 32x32 input. Units of conv1-conv3
 see 3 to 21 pixels; those of conv5 on see 53 or more, all of the input, so every crop beside
@@ -14,6 +19,9 @@ their projections would be the whole image. `--layer N` picks another.
 from __future__ import annotations
 
 import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import matplotlib
@@ -22,13 +30,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from classicnets.analysis.activations import activation_stats  # noqa: E402
 from classicnets.analysis.deconvnet import (  # noqa: E402
     Projections,
     conv_stop,
+    plain_stack,
     receptive_field,
     top_projections,
     window,
@@ -43,7 +51,6 @@ from classicnets.analysis.display import (  # noqa: E402
 )
 from classicnets.analysis.occlusion import default_patch, occlusion_map, pick_examples  # noqa: E402
 from classicnets.errors import UsageError  # noqa: E402
-from classicnets.models.vgg import VGG  # noqa: E402
 from classicnets.plots import save_figure, write_table  # noqa: E402
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive ends)
@@ -68,7 +75,18 @@ def default_layer(features: nn.Sequential) -> int:
     return conv
 
 
-def plot_filters(conv: nn.Conv2d, path: Path) -> Path:
+def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
+    """The first nn.Conv2d of `model` in module order, and where it sits ("conv1" in a plain
+    stack, else its qualified name, "stem.conv")."""
+    stack = plain_stack(model)
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Conv2d):
+            in_stack = stack is not None and any(m is s for s in stack)
+            return ("conv1" if in_stack else name), m
+    raise TypeError(f"{type(model).__name__} has no nn.Conv2d: not a convolutional network")
+
+
+def plot_filters(conv: nn.Conv2d, path: Path, name: str = "conv1") -> Path:
     """Each filter (C_in, 3, 3) as a small picture, min-max scaled on its own."""
     weight = conv.weight.detach().cpu()  # (C_out, C_in, kh, kw)
     tiles = [minmax(to_picture(w)) for w in weight]
@@ -77,7 +95,7 @@ def plot_filters(conv: nn.Conv2d, path: Path) -> Path:
     kind = {1: "grey", 3: "RGB"}.get(weight.shape[1], "mean over channels")
     _show(ax, mosaic(tiles, ncols))
     ax.set_title(
-        f"conv1: {len(tiles)} filters, {weight.shape[2]}x{weight.shape[3]}x{weight.shape[1]}"
+        f"{name}: {len(tiles)} filters, {weight.shape[2]}x{weight.shape[3]}x{weight.shape[1]}"
         f" ({kind}), each min-max scaled",
         fontsize=9,
     )
@@ -87,7 +105,8 @@ def plot_filters(conv: nn.Conv2d, path: Path) -> Path:
 def plot_activation_stats(rows: list[dict], path: Path) -> Path:
     """Mean, std and fraction of zeros after each ReLU: three bar charts, one above the other,
     sharing the layer axis."""
-    fig, axes = plt.subplots(3, 1, figsize=(7, 6.4), sharex=True)
+    # ResNet-20 has 19 ReLUs, VGG 8: widen the figure so the rotated names stay apart.
+    fig, axes = plt.subplots(3, 1, figsize=(max(7.0, 0.4 * len(rows)), 6.4), sharex=True)
     panels = (("mean", "mean"), ("std", "std"), ("zero_fraction", "fraction of zeros"))
     for ax, (key, label) in zip(axes, panels):
         ax.bar(range(len(rows)), [r[key] for r in rows], color="tab:cyan")
@@ -99,10 +118,25 @@ def plot_activation_stats(rows: list[dict], path: Path) -> Path:
     return save_figure(fig, path)
 
 
-def _content_box(H: int, W: int) -> Box:
-    """Where the original H x W image lies inside the network's fitted input: the padding
-    added by VGG.fit is cropped from the figures, an upsampled image is shown whole."""
-    inside = VGG.fit(torch.ones(1, 1, H, W))[0, 0] != 0  # (H', W')
+@contextmanager
+def _inputs_of(module: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """Collects, while open, a copy of the input of every call of `module` (a forward pre-hook):
+    what a plain stack really receives once the model's forward has padded or resized X."""
+    seen: list[torch.Tensor] = []
+    handle = module.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+    try:
+        yield seen
+    finally:
+        handle.remove()
+
+
+def _content_box(model: nn.Module, stack: nn.Sequential, shape: torch.Size) -> Box:
+    """Where the original (C, H, W) image lies inside the stack's input: the padding the model
+    adds on the way (VGG.pad_to_32's zeros) is cropped from the figures, an upsampled image is
+    shown whole. Found by sending an all-ones image through the model, eval mode."""
+    with _inputs_of(stack) as seen:
+        model(torch.ones(1, *shape, device=next(model.parameters()).device))
+    inside = seen[0][0].ne(0).any(dim=0)  # (H', W')
     rows, cols = inside.any(dim=1).nonzero(), inside.any(dim=0).nonzero()
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
@@ -136,7 +170,7 @@ def plot_deconvnet(
     path: Path,
 ) -> Path:
     """Per channel, two 3x3 mosaics side by side: the projections, and the input patches
-    under them. shown (B, C, H, W): the fitted inputs in [0, 1]. Both crops are the unit's
+    under them. shown (B, C, H, W): the stack's inputs in [0, 1]. Both crops are the unit's
     receptive field, clipped to `box` and the same size for every unit so the tiles line up.
     """
     size, jump, start = rf
@@ -191,27 +225,47 @@ def plot_occlusion(
     return save_figure(fig, path)
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _check_layer(model: nn.Module, stack: nn.Sequential | None, layer: int | None) -> None:
+    """Reject a --layer the model does not have, before anything is written."""
+    if layer is None:
+        return
+    if stack is None:
+        raise UsageError(
+            f"--layer {layer}: {type(model).__name__} has no deconvnet (it is not a plain "
+            f"conv/BN/ReLU/max-pool stack), so there is no layer to pick; leave --layer out"
+        )
+    num_convs = sum(isinstance(m, nn.Conv2d) for m in stack)
+    if not 1 <= layer <= num_convs:
+        raise UsageError(
+            f"--layer {layer}: this network has {num_convs} conv layers; pass 1..{num_convs}"
+        )
+
+
 def analyze_cnn(
-    model: VGG,
+    model: nn.Module,
     X: torch.Tensor,
     y: torch.Tensor,
     class_names: list[str] | None,
     out_dir: Path,
     layer: int | None = None,
     mean_std: MeanStd | None = None,
+    say: Callable[[str], None] = _to_stderr,
 ) -> list[Path]:
-    """Write the four figures and the table for `model` on test images X (B, C, H, W),
-    normalised, with labels y (B,); returns [filters.png, activation_stats.png,
-    activation_stats.md, deconvnet.png, occlusion.png]. `layer`: the deconvnet's conv,
+    """Write the figures and the table for the convolutional `model` on test images X
+    (B, C, H, W), normalised, with labels y (B,); returns [filters.png, activation_stats.png,
+    activation_stats.md, deconvnet.png, occlusion.png], without deconvnet.png where the model
+    has no plain stack (`say` then gets one line saying so). `layer`: the deconvnet's conv,
     1-based (default: `default_layer`). `mean_std`: the normalisation, to show true colours.
     """
-    features = model.features
-    num_convs = sum(isinstance(m, nn.Conv2d) for m in features)
-    if layer is not None and not 1 <= layer <= num_convs:
-        raise UsageError(
-            f"--layer {layer}: this network has {num_convs} conv layers; pass 1..{num_convs}"
-        )
-    layer = layer or default_layer(features)
+    stack = plain_stack(model)
+    _check_layer(model, stack, layer)
+    name, conv = first_conv(model)
+    if stack is not None:
+        layer = layer or default_layer(stack)
     out_dir = Path(out_dir)
     device = next(model.parameters()).device
     X, y = X.to(device=device, dtype=torch.float32), y.to(device)
@@ -219,36 +273,35 @@ def analyze_cnn(
     model.eval()
     try:
         with torch.no_grad():
-            fitted = model.fit(X)  # (B, C, 32, 32) for small images
-            walk = activation_stats(features, fitted, keep=layer)
-            # One pass for the statistics, the deconvnet's top units and the predictions:
-            # the head as in VGG.forward.
-            pooled = F.adaptive_avg_pool2d(walk.output, 1).flatten(1)  # (B, C')
-            probs = model.classifier(pooled).softmax(dim=1)  # (B, K)
-            stop = conv_stop(features, layer)
-            proj = top_projections(features, fitted, stop, walk.kept)
+            # One forward pass of the model for the statistics, the deconvnet's top units and
+            # the predictions; the pre-hook catches the stack's input (X padded to 32x32).
+            with _inputs_of(stack) if stack is not None else nullcontext([]) as inputs:
+                walk = activation_stats(model, X, keep=layer)
+            probs = walk.output.float().softmax(dim=1)  # (B, K)
+            if stack is not None:
+                fitted = inputs[0]  # (B, C, H', W')
+                stop = conv_stop(stack, layer)
+                proj = top_projections(stack, fitted, stop, walk.kept)
+                box = _content_box(model, stack, X.shape[1:])
             examples = pick_examples(probs.argmax(dim=1).cpu(), y.cpu())
             maps = [occlusion_map(model, X[i], int(y[i])) for i in examples]
             clean = probs[examples, y[examples]]  # (n,) p(true) unoccluded
     finally:
         model.train(was_training)
 
-    paths = [
-        plot_filters(next(m for m in features if isinstance(m, nn.Conv2d)), out_dir / "filters.png")
-    ]
+    paths = [plot_filters(conv, out_dir / "filters.png", name)]
     paths.append(plot_activation_stats(walk.rows, out_dir / "activation_stats.png"))
     paths.append(write_table(walk.rows, out_dir / "activation_stats"))
-    rf = receptive_field(features[:stop])
-    title = (
-        f"deconvnet: {walk.rows[layer - 1]['layer']}, the top {proj.images.shape[1]} activations"
-        f" of its {len(proj.channels)} strongest channels (receptive field {rf[0]} px)"
-    )
-    shown = unnormalise(fitted, mean_std)  # (B, C, H', W') in [0, 1]
-    paths.append(
-        plot_deconvnet(
-            proj, shown, rf, _content_box(*X.shape[-2:]), title, out_dir / "deconvnet.png"
+    if stack is not None:
+        rf = receptive_field(stack[:stop])
+        where = f"conv{layer}"  # its ReLU's row: "conv4 (256 ch, 8x8)"
+        label = next((r["layer"] for r in walk.rows if r["layer"].split()[0] == where), where)
+        title = (
+            f"deconvnet: {label}, the top {proj.images.shape[1]} activations"
+            f" of its {len(proj.channels)} strongest channels (receptive field {rf[0]} px)"
         )
-    )
+        shown = unnormalise(fitted, mean_std)  # (B, C, H', W') in [0, 1]
+        paths.append(plot_deconvnet(proj, shown, rf, box, title, out_dir / "deconvnet.png"))
     names = [class_names[int(y[i])] if class_names else str(int(y[i])) for i in examples]
     paths.append(
         plot_occlusion(
@@ -260,4 +313,10 @@ def analyze_cnn(
             out_dir / "occlusion.png",
         )
     )
+    if stack is None:
+        say(
+            f"deconvnet: skipped: {type(model).__name__} is not a plain conv/BN/ReLU/max-pool"
+            " stack (skip connections have no deconvnet inverse); filters, activation"
+            " statistics and occlusion written"
+        )
     return paths

@@ -13,7 +13,8 @@ pixel space by running the network backwards, layer by layer:
 
 Without ReLUs every step is exactly the transpose of the forward layer's Jacobian, so the
 projection equals the gradient of the activation with respect to the input (the tests hold
-it to torch.autograd). The functions take any nn.Sequential of those four module types.
+it to torch.autograd). The functions take any nn.Sequential of those four module types
+(`plain_stack` finds one in a model).
 """
 
 from __future__ import annotations
@@ -35,9 +36,23 @@ class Trace:
     in_sizes: dict[int, Size] = field(default_factory=dict)  # (H, W) of each module's input
 
 
+INVERTIBLE = (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d)
+
+
 def _check(module: nn.Module) -> None:
-    if not isinstance(module, (nn.Conv2d, nn.BatchNorm2d, nn.ReLU, nn.MaxPool2d)):
+    if not isinstance(module, INVERTIBLE):
         raise TypeError(f"deconvnet: cannot invert {type(module).__name__}")
+
+
+def plain_stack(model: nn.Module) -> nn.Sequential | None:
+    """The part of `model` a deconvnet can run backwards: `model` itself if it is an
+    nn.Sequential of the four invertible module types, else its `features` if that is one (as
+    in models.VGG); None for anything else (a ResNet: a skip connection has no inverse here).
+    """
+    for stack in (model, getattr(model, "features", None)):
+        if isinstance(stack, nn.Sequential) and all(isinstance(m, INVERTIBLE) for m in stack):
+            return stack
+    return None
 
 
 def record_forward(layers: nn.Sequential, X: torch.Tensor) -> tuple[torch.Tensor, Trace]:

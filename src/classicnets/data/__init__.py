@@ -1,4 +1,5 @@
-"""Data sets as arrays: toy 2-D sets now; images and sequences join later."""
+"""Data: the toy sets, images and palindromes as arrays, their splits, one registry of the
+image sets, and the sources that hand a learner its batches on the device."""
 
 from classicnets.data.arrays import ArrayData, load_npz
 from classicnets.data.toy import TOY_DATASETS, make_toy

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classicnets.errors import UsageError, summary
+from classicnets.errors import UsageError, one_line
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def load_npz(path: str) -> ArrayData:
     # EOFError: empty or cut short; zlib.error: damaged compressed data; MemoryError: a
     # header that claims more than fits (numpy allocates before reading)
     except (ValueError, OSError, EOFError, zlib.error, MemoryError, zipfile.BadZipFile) as error:
-        reason = summary(error)  # numpy echoes a damaged header, line breaks too
+        reason = one_line(error)  # numpy echoes a damaged header, line breaks too
         raise UsageError(f"--dataset npz:{path}: not a readable .npz ({reason}); {fix}") from None
     for split in ("train", "test"):
         X, y = arrays[f"X_{split}"], arrays[f"y_{split}"]

@@ -21,7 +21,7 @@ import numpy as np
 from classicnets.data.arrays import ArrayData, load_npz
 from classicnets.data.download import check_md5, mirror_url, safe_extract_tar
 from classicnets.data.download import download as fetch_file
-from classicnets.errors import UsageError, shown, summary
+from classicnets.errors import UsageError, one_line, shown
 
 IMAGE_DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits")
 NUM_CLASSES = 10  # in each of the four
@@ -100,6 +100,22 @@ def load_images(
     )
 
 
+def available(name: str, data_dir: Path, system_dirs=None) -> bool:
+    """Are the named set's files in data_dir (or, for Fashion-MNIST, Debian's folder)? Looks,
+    reads nothing: whether they are whole is for the loader to find."""
+    data_dir = Path(data_dir)
+    if name == "cifar10":
+        folder = data_dir / CIFAR_FOLDER
+        return (data_dir / CIFAR_ARCHIVE).is_file() or all(
+            (folder / batch).is_file() for batch in CIFAR_BATCHES
+        )
+    if name in ("mnist", "fashion-mnist"):
+        system_dirs = SYSTEM_DIRS if system_dirs is None else system_dirs
+        dirs = (data_dir / name, *system_dirs.get(name, ()))
+        return any(_find_idx(d) is not None for d in dirs)
+    return name == "digits"
+
+
 # --- CIFAR-10: six pickled batches in cifar-10-batches-py/ --------------------------------
 
 CIFAR_FOLDER = "cifar-10-batches-py"
@@ -172,7 +188,7 @@ def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
         raise
     except Exception as error:  # a damaged pickle can fail in many ways; all mean the same
         raise UsageError(
-            f"{path}: not a readable CIFAR-10 batch ({summary(error)}); delete it and re-download"
+            f"{path}: not a readable CIFAR-10 batch ({one_line(error)}); delete it and re-download"
         ) from None
 
     def bad(problem: str) -> UsageError:
@@ -290,7 +306,7 @@ def _read_bytes(path: Path) -> bytes:
         return gzip.decompress(raw) if path.name.endswith(".gz") else raw
     except (OSError, EOFError, zlib.error) as error:  # BadGzipFile is an OSError
         raise UsageError(
-            f"{path}: unreadable ({summary(error)}); replace it with the official file "
+            f"{path}: unreadable ({one_line(error)}); replace it with the official file "
             "(--download true fetches it)"
         ) from None
 

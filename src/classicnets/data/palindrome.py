@@ -6,9 +6,9 @@ targets (N,) of int64; `encode` turns digits into the network's input.
 
 Two ways to get data, both reproducible from `seed` alone:
   * streaming (the course's way): `palindrome_batch(batch_size, T, seed, step)` is a fresh batch
-    for every step, drawn from default_rng([seed, 2, step]); `held_out` gives the fixed
-    validation and test sets from their own streams, and `stream_sample` a fixed sample of
-    the training distribution (for the "train" evaluation), from another;
+    for every step, from the PALINDROME_BATCH stream of (seed, step); `stream_sample` gives
+    the fixed validation and test sets from their own streams, and a fixed sample of the
+    training distribution (for the "train" evaluation) from another (seeds.py);
   * a fixed data set: `palindrome_splits` draws distinct palindromes and splits them, so no
     palindrome is in two splits.
 All sampling is vectorised: no Python loop over samples.
@@ -21,12 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from classicnets.errors import UsageError
+from classicnets.seeds import Stream, rng
 
 NUM_DIGITS = 10  # also the number of classes
-# the first entropy word after the seed names the stream; numpy's SeedSequence pads entropy
-# with zeros, so [seed, s] and [seed, s, 0] are one stream: no two uses share an s
-_FIXED, _BATCHES = 1, 2
-_SAMPLES = {"val": 3, "test": 4, "train": 5}
+_SAMPLES = {
+    "val": Stream.PALINDROME_VAL,
+    "test": Stream.PALINDROME_TEST,
+    "train": Stream.PALINDROME_TRAIN_SAMPLE,
+}
 
 Split = tuple[np.ndarray, np.ndarray]  # digits (N, T) uint8, targets (N,) int64
 
@@ -58,7 +60,7 @@ def _check(n: int, input_length: int, name: str) -> None:
 def palindrome_batch(batch_size: int, input_length: int, seed: int, step: int) -> Split:
     """The training batch of `step` in streaming mode: the same (seed, step), the same batch."""
     _check(batch_size, input_length, "batch_size")
-    return _random(batch_size, input_length, np.random.default_rng([seed, _BATCHES, step]))
+    return _random(batch_size, input_length, rng(seed, Stream.PALINDROME_BATCH, step))
 
 
 def stream_sample(n: int, input_length: int, seed: int, split: str) -> Split:
@@ -67,7 +69,7 @@ def stream_sample(n: int, input_length: int, seed: int, split: str) -> Split:
     if split not in _SAMPLES:
         raise UsageError(f"split {split!r}: expected one of {', '.join(_SAMPLES)}")
     _check(n, input_length, "eval_size")
-    return _random(n, input_length, np.random.default_rng([seed, _SAMPLES[split]]))
+    return _random(n, input_length, rng(seed, _SAMPLES[split]))
 
 
 def held_out(n: int, input_length: int, seed: int, split: str) -> Split:
@@ -115,7 +117,7 @@ def palindrome_splits(
     _check(data_size, input_length, "data_size")
     distinct = num_distinct(input_length)
     n = min(data_size, distinct)
-    halves = _distinct_halves(n, (input_length + 2) // 2, np.random.default_rng([seed, _FIXED]))
+    halves = _distinct_halves(n, (input_length + 2) // 2, rng(seed, Stream.PALINDROME_FIXED))
     digits, targets = _from_halves(halves, input_length)
     n_train = int(round(portion_train * n))
     n_val = (n - n_train) // 2 if val_size is None else val_size

@@ -1,27 +1,24 @@
-"""cnn: the VGG-style network on images, and the course's optimizer x learning-rate study."""
+"""cnn: the VGG-style network on images, the course's optimizer x learning-rate study, and
+the MLP beside the CNN on the same data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from classicnets.config import hp, override, positive
-from classicnets.data.pipeline import Splits
-from classicnets.experiments.base import Built, Experiment, Range, Sweep, grid
-from classicnets.experiments.images import (
-    ImageKeys,
-    OptimKeys,
-    build_classifier,
-    curves_figure,
-    restore,
-    validate_data,
-)
-from classicnets.experiments.studies import grouped_figures, side_by_side_figures
+from classicnets import config
+from classicnets.config import Key, positive
+from classicnets.data import registry
+from classicnets.data.splits import Splits
+from classicnets.experiments import findings, keys
+from classicnets.experiments.images import build_classifier, curves_figure, validate_data
+from classicnets.experiments.spec import Built, Experiment, Range, ReportSection, Sweep, grid
+from classicnets.experiments.tables import grouped_figures, side_by_side_figures
 from classicnets.models.vgg import VGG
-from classicnets.train.runs import RunDir
+from classicnets.records import RunDir
 
 ANALYSIS_IMAGES = 200  # test images the analysis reads (statistics, top activations, occlusion)
 
@@ -29,18 +26,25 @@ ANALYSIS_IMAGES = 200  # test images the analysis reads (statistics, top activat
 # conv 512 x2, pool, linear 512 -> classes (VGG-11's convolutions on 32x32 images).
 ARCH = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))  # (convs, channels) per stage
 
+WIDTH = Key(
+    float,
+    1.0,
+    "channel multiplier: 0.25 trains a quarter-width copy ~10x faster on a CPU",
+    positive,
+)
+CNNConfig = config.define(
+    "CNNConfig",
+    keys.IMAGE,
+    keys.TRAINING,
+    keys.OPTIM,
+    width=WIDTH,
+    learning_rate=1e-4,  # Adam's step size: the course's
+    batch_size=32,  # images per update: the course's
+    epochs=10,  # passes over the training split: the course's
+)
 
-@dataclass(frozen=True)
-class CNNConfig(ImageKeys, OptimKeys):
-    width: float = hp(
-        1.0, "channel multiplier: 0.25 trains a quarter-width copy ~10x faster on a CPU", positive
-    )
-    learning_rate: float = override(OptimKeys, "learning_rate", 1e-4)
-    batch_size: int = override(ImageKeys, "batch_size", 32)
-    epochs: int = override(ImageKeys, "epochs", 10)
 
-
-def build(cfg: CNNConfig, device: torch.device, splits: Splits | None = None) -> Built:
+def build(cfg, device: torch.device, splits: Splits | None = None) -> Built:
     def make_model(sample_shape: tuple[int, ...], num_classes: int) -> VGG:
         return VGG(sample_shape[0], num_classes, ARCH, cfg.width)
 
@@ -49,34 +53,36 @@ def build(cfg: CNNConfig, device: torch.device, splits: Splits | None = None) ->
     return build_classifier(cfg, device, "image", make_model, torch.channels_last, splits)
 
 
-def analyze(run: RunDir, layer: int | None) -> list[Path]:
-    """`classicnets analyze` on a cnn run: filters, activation statistics, deconvnet and
-    occlusion pictures of the last checkpoint, on the first test images, into figures/."""
+def analyze_convnet(
+    cfg: Any, built: Built, out: Path, layer: int | None, say: Callable[[str], None] = print
+) -> list[Path]:
+    """`classicnets analyze` for a convolutional run (restored by the runner): filters,
+    activation statistics, occlusion and, for plain stacks, the deconvnet, on the first test
+    images, into `out`."""
     from classicnets.analysis.cnn import analyze_cnn
-    from classicnets.data.images import CLASS_NAMES
 
-    cfg, built = restore(EXPERIMENT, run)
     X, y = built.data.sample("test", ANALYSIS_IMAGES)
-    names = CLASS_NAMES.get(cfg.dataset)
+    names = registry.class_names(cfg.dataset)
     mean_std = (built.data.mean, built.data.std)
-    return analyze_cnn(built.learner.model, X, y, names, run.figures, layer, mean_std)
+    return analyze_cnn(built.learner.model, X, y, names, out, layer, mean_std, say=say)
 
 
 EXPERIMENT = Experiment(
     name="cnn",
-    summary="VGG-style CNN (conv 64-128-256x2-512x2-512x2, batch norm) on images",
+    description="VGG-style CNN (conv 64-128-256x2-512x2-512x2, batch norm) on images",
     config=CNNConfig,
     validate=validate_data,
     build=build,
     figures=curves_figure("CNN"),
-    analyze=analyze,
+    analyze=analyze_convnet,
+    data_parallel=True,
 )
 
 
 # --- the studies ---
 OPTIMIZERS = Sweep(
     name="cnn-optimizers",
-    summary="cnn: optimizer {adam, sgd, adagrad} x learning_rate {1e-2 .. 1e-6} (12 runs)",
+    description="cnn: optimizer {adam, sgd, adagrad} x learning_rate {1e-2 .. 1e-6} (12 runs)",
     trials=grid(
         "cnn",
         "{optimizer}-lr{learning_rate}",
@@ -88,17 +94,39 @@ OPTIMIZERS = Sweep(
         Range("optimizer", choices=("adam", "sgd", "adagrad")),
         Range("learning_rate", 1e-5, 1e-1, log=True),
     ),
+    report=ReportSection(
+        "CNN: optimizer and learning rate",
+        "The VGG-style CNN under Adam, SGD and Adagrad at learning rates 1e-2 to 1e-6.",
+        (("curves.png", "Curves per optimizer, a line per learning rate."),),
+        findings.optimizers,
+    ),
 )
 
 
 def mlp_vs_cnn_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
     """The comparison, and the look inside the CNN that the report shows beside it."""
-    return [*side_by_side_figures(out, trials), *analyze(RunDir(out / "cnn"), None)]
+    run = RunDir(out / "cnn")
+    cfg, built = EXPERIMENT.restore(run)
+    return [*side_by_side_figures(out, trials), *analyze_convnet(cfg, built, run.figures, None)]
 
 
 MLP_VS_CNN = Sweep(
     name="mlp-vs-cnn",
-    summary="mlp-images and cnn on the same data, side by side",
+    description="mlp-images and cnn on the same data, side by side",
     trials=(("mlp", "mlp-images", {}), ("cnn", "cnn", {})),
     figures=mlp_vs_cnn_figures,
+    report=ReportSection(
+        "Images: the MLP and the VGG-style CNN",
+        "mlp-images (flattened pixels, dropout, batch norm, AdamW, early stopping on the "
+        "validation split) and the VGG-style CNN trained on the same split of the same data.",
+        (
+            ("curves.png", "Accuracy and loss of both, train, validation and test."),
+            ("cnn/figures/filters.png", "The CNN's first-layer filters."),
+            ("cnn/figures/activation_stats.png", "Activations after each ReLU on a test batch."),
+            ("cnn/figures/deconvnet.png", "Deconvnet: top activations projected to pixels."),
+            ("cnn/figures/occlusion.png", "Occlusion: drop in the true class's probability."),
+        ),
+        findings.side_by_side,
+        analysis_trial="cnn",
+    ),
 )

@@ -1,13 +1,12 @@
 """mlp-toy: the NumPy MLP beside the PyTorch MLP on 2-D toy data.
 
 Both implementations start from the same weights (one initialiser, copied into both) and see
-the same batches in the same order, so in float64 their curves agree to ~1e-9: any gap in a
-comparison is the implementation's, not the luck of the draw.
+the same batches in the same order, so in float64 their logged losses agree to ~1e-16: any
+gap in a comparison is the implementation's, not the luck of the draw.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,55 +14,65 @@ import numpy as np
 import torch
 
 from classicnets import config, plots
-from classicnets.config import fraction, hp, non_negative, positive, positive_ints
+from classicnets.config import Key, fraction, non_negative, positive, positive_ints
 from classicnets.data import TOY_DATASETS, ArrayData, load_npz, make_toy
+from classicnets.data.registry import is_npz
 from classicnets.errors import UsageError
-from classicnets.experiments.base import Built, Experiment, Sweep, grid
+from classicnets.experiments import findings, keys
+from classicnets.experiments.spec import Built, Experiment, ReportSection, Sweep, grid
 from classicnets.models import TorchMLP
 from classicnets.numpy_nn import MLP, init_linear_layers
-from classicnets.train.learners import NumpyLearner, TorchLearner
+from classicnets.records import RunDir
+from classicnets.seeds import seed_torch
+from classicnets.train.learners import NumpyLearner, ToyTorchLearner
 from classicnets.train.loop import LoopSettings
-from classicnets.train.runs import RunDir
 
 
 def _dataset_name(name: str) -> str | None:
-    if name in TOY_DATASETS or (name.startswith("npz:") and len(name) > 4):
+    if name in TOY_DATASETS or is_npz(name):
         return None
     return f"unknown data set; choose {', '.join(TOY_DATASETS)} or npz:PATH"
 
 
-@dataclass(frozen=True)
-class MLPToyConfig:
-    impl: Literal["numpy", "torch"] = hp(
-        "numpy", "which MLP: the from-scratch NumPy one or the PyTorch (autograd) one"
-    )
-    dataset: str = hp(
+MLPToyConfig = config.define(
+    "MLPToyConfig",
+    impl=Key(
+        Literal["numpy", "torch"],
+        "numpy",
+        "which MLP: the from-scratch NumPy one or the PyTorch (autograd) one",
+    ),
+    dataset=Key(
+        str,
         "moons",
         "moons, circles, classification, or npz:PATH (arrays X_train, "
         "y_train, X_test, y_test; rows of features)",
         _dataset_name,
-    )
-    n_samples: int = hp(1000, "toy samples generated, before the train/test split", positive)
-    noise: float = hp(0.1, "std of Gaussian noise added to moons and circles", non_negative)
-    factor: float = hp(0.5, "circles: radius of the inner circle relative to the outer", fraction)
-    test_size: float = hp(0.2, "fraction of the toy samples held out for testing", fraction)
-    dnn_hidden_units: tuple[int, ...] = hp(
-        (20,), "hidden layer widths, comma-separated, e.g. 1024,512", positive_ints
-    )
-    learning_rate: float = hp(1e-2, "SGD step size", positive)
-    optimizer: Literal["sgd"] = hp("sgd", "plain SGD (no momentum), as both MLPs implement it")
-    batch_size: int = hp(1, "samples per update: 1 = per-sample SGD, 0 = full batch", non_negative)
-    epochs: int = hp(200, "passes over the training split; the toy sets converge in ~100", positive)
-    eval_freq: int = hp(
-        10, "epochs between evaluations of train and test loss and accuracy", positive
-    )
-    seed: int = hp(42, "seeds the data, the initial weights and the batch order")
-    dtype: Literal["float64", "float32"] = hp(
-        "float64", "floating-point precision of weights and data in both implementations"
-    )
+    ),
+    n_samples=Key(int, 1000, "toy samples generated, before the train/test split", positive),
+    noise=Key(float, 0.1, "std of Gaussian noise added to moons and circles", non_negative),
+    factor=Key(float, 0.5, "circles: radius of the inner circle relative to the outer", fraction),
+    test_size=Key(float, 0.2, "fraction of the toy samples held out for testing", fraction),
+    dnn_hidden_units=Key(
+        tuple[int, ...],
+        (20,),
+        "hidden layer widths, comma-separated, e.g. 1024,512",
+        positive_ints,
+    ),
+    learning_rate=Key(float, 1e-2, "SGD step size", positive),
+    optimizer=Key(Literal["sgd"], "sgd", "plain SGD (no momentum), as both MLPs implement it"),
+    batch_size=Key(int, 1, "samples per update: 1 = per-sample SGD, 0 = full batch", non_negative),
+    epochs=keys.EPOCHS.with_default(200),  # passes; the toy sets converge in ~100
+    eval_freq=keys.EVAL_FREQ.with_default(10),  # epochs between evaluations
+    seed=keys.SEED,
+    dtype=Key(
+        Literal["float64", "float32"],
+        "float64",
+        "floating-point precision of weights and data in both implementations",
+    ),
+)
 
 
-def load_data(cfg: MLPToyConfig) -> ArrayData:
+def load_data(cfg) -> ArrayData:
     if cfg.dataset.startswith("npz:"):
         data = load_npz(cfg.dataset[4:])
         if data.X_train.ndim != 2:
@@ -75,7 +84,7 @@ def load_data(cfg: MLPToyConfig) -> ArrayData:
     return make_toy(cfg.dataset, cfg.n_samples, cfg.noise, cfg.factor, cfg.test_size, cfg.seed)
 
 
-def checked_data(cfg: MLPToyConfig) -> ArrayData:
+def checked_data(cfg) -> ArrayData:
     """The run's data, after the checks that need it."""
     data = load_data(cfg)
     n_train = len(data.X_train)
@@ -87,33 +96,28 @@ def checked_data(cfg: MLPToyConfig) -> ArrayData:
     return data
 
 
-def validate(cfg: MLPToyConfig) -> None:
+def validate(cfg) -> None:
     checked_data(cfg)
 
 
-def build(cfg: MLPToyConfig, device: torch.device) -> Built:
+def build(cfg, device: torch.device) -> Built:
     data = checked_data(cfg)
     sizes = (data.num_features, *cfg.dnn_hidden_units, data.num_classes)
     layers = init_linear_layers(sizes, cfg.seed)
     # torch's RNG is seeded at random in each process; these MLPs draw nothing from it, but
     # the checkpoint holds its state: from the seed, that too is the same in every run
-    torch.manual_seed(cfg.seed)
+    seed_torch(cfg.seed)
     if cfg.impl == "numpy":
         learner: Any = NumpyLearner(MLP(layers, dtype=np.dtype(cfg.dtype)), data, cfg.learning_rate)
     else:
         model = TorchMLP(sizes).to(torch.float64).copy_from(layers)
-        learner = TorchLearner(model, data, cfg.learning_rate, device, getattr(torch, cfg.dtype))
-    settings = LoopSettings(
-        epochs=cfg.epochs, eval_freq=cfg.eval_freq, batch_size=cfg.batch_size, seed=cfg.seed
-    )
-    return Built(learner, settings, data)
+        learner = ToyTorchLearner(model, data, cfg.learning_rate, device, getattr(torch, cfg.dtype))
+    return Built(learner, LoopSettings.from_keys(cfg), data)
 
 
-def restore(run: RunDir) -> tuple[MLPToyConfig, ArrayData, Any]:
-    """A finished run's config, data and learner with its last checkpointed weights."""
-    cfg = config.from_dict(MLPToyConfig, run.config())
-    built = build(cfg, torch.device("cpu"))
-    built.learner.load_state_dict(run.load_checkpoint()["learner"])
+def restore(run: RunDir) -> tuple[Any, ArrayData, Any]:
+    """A finished run's config, data and learner (EXPERIMENT.restore, unpacked)."""
+    cfg, built = EXPERIMENT.restore(run)
     return cfg, built.data, built.learner
 
 
@@ -130,12 +134,12 @@ def figures(run: RunDir) -> list[Path]:
 
 EXPERIMENT = Experiment(
     name="mlp-toy",
-    summary="NumPy vs PyTorch MLP on 2-D toy data (moons, circles, classification)",
+    description="NumPy vs PyTorch MLP on 2-D toy data (moons, circles, classification)",
     config=MLPToyConfig,
     validate=validate,
     build=build,
     figures=figures,
-    threads=1,  # tiny sequential ops: one thread is fastest (base.Experiment.threads)
+    threads=1,  # tiny sequential ops: one thread is fastest (spec.Experiment.threads)
 )
 
 
@@ -203,7 +207,18 @@ def comparison_table(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 COMPARE = Sweep(
     name="mlp-toy-compare",
-    summary="numpy and torch MLP on moons, circles and classification (6 runs), side by side",
+    description="numpy and torch MLP on moons, circles and classification (6 runs), side by side",
     trials=grid("mlp-toy", "{dataset}-{impl}", dataset=TOY_DATASETS, impl=IMPLS),
     figures=compare_figures,
+    report=ReportSection(
+        "MLP from scratch: NumPy beside PyTorch",
+        "The same MLP (2 → 20 → 2, ReLU, cross-entropy, SGD) written by hand in NumPy and in "
+        "PyTorch, started from the same weights and fed the same batches.",
+        (
+            ("data.png", "The three toy sets, train and test splits."),
+            ("curves.png", "Accuracy and loss of both implementations, one row per data set."),
+            ("boundaries.png", "Decision boundaries after training, with the test points."),
+        ),
+        findings.mlp_toy,
+    ),
 )

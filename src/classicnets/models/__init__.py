@@ -1,5 +1,7 @@
-"""PyTorch models: the MLPs, the VGG-style CNN and the recurrent nets."""
+"""PyTorch models: the MLPs (mlp), the VGG-style CNN (vgg), the ResNet (resnet) and the
+recurrent nets (rnn, with their hand-written backward through time in bptt)."""
 
 from classicnets.models.mlp import ImageMLP, TorchMLP
+from classicnets.models.resnet import ResNet
 
-__all__ = ["ImageMLP", "TorchMLP"]
+__all__ = ["ImageMLP", "ResNet", "TorchMLP"]

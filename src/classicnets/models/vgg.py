@@ -44,7 +44,7 @@ class VGG(nn.Module):
         self.classifier = nn.Linear(c_in, num_classes)
 
     @staticmethod
-    def fit(X: torch.Tensor) -> torch.Tensor:
+    def pad_to_32(X: torch.Tensor) -> torch.Tensor:
         """Bring inputs smaller than 32x32 to 32x32: zero padding (the normalised data's mean)
         from 16 px up, so 28x28 keeps every pixel as it is; upsampling below that (8x8 digits
         would be mostly padding)."""
@@ -57,6 +57,6 @@ class VGG(nn.Module):
         return F.interpolate(X, size=(SIDE, SIDE), mode="bilinear", align_corners=False)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, K) logits
-        X = self.features(self.fit(X))  # (B, C', 1, 1) at 32x32; larger inputs leave more
+        X = self.features(self.pad_to_32(X))  # (B, C', 1, 1) at 32x32; larger inputs leave more
         X = F.adaptive_avg_pool2d(X, 1).flatten(1)  # (B, C'); the identity at 1x1
         return self.classifier(X)

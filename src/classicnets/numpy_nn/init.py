@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from classicnets.seeds import Stream, rng
+
 
 def init_linear_layers(sizes: tuple[int, ...], seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Weights and biases for Linear layers sizes[0] -> sizes[1] -> ... -> sizes[-1].
@@ -17,11 +19,11 @@ def init_linear_layers(sizes: tuple[int, ...], seed: int) -> list[tuple[np.ndarr
     Returns float64 (W, b) pairs with W of shape (out, in), b of shape (out,): the layout of
     torch.nn.Linear, so the arrays copy one to one into either implementation.
     """
-    rng = np.random.default_rng([seed, 0])  # stream 0 of the seed: weights (stream 1: batch order)
+    draw = rng(seed, Stream.WEIGHTS)
     layers = []
     for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
         bound = 1.0 / np.sqrt(fan_in)
-        W = rng.uniform(-bound, bound, size=(fan_out, fan_in))
-        b = rng.uniform(-bound, bound, size=(fan_out,))
+        W = draw.uniform(-bound, bound, size=(fan_out, fan_in))
+        b = draw.uniform(-bound, bound, size=(fan_out,))
         layers.append((W, b))
     return layers

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classicnets.train.runs import CONFIG, SUMMARY
+from classicnets.records import CONFIG, SUMMARY
 
 
 @dataclass

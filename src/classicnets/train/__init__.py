@@ -1,1 +1,2 @@
-"""Training: the one loop, the learners it drives, and the run directory it writes."""
+"""Training: the one loop, the learners it drives, optimizers, data-parallel training, and
+the private-API fast paths (each with its public fallback)."""

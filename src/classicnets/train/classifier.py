@@ -1,7 +1,7 @@
 """ClassifierLearner: any classifier nn.Module trained with a torch.optim optimizer.
 
 The learner behind the image MLP, the CNN and the recurrent nets. The data comes from a
-source (data/pipeline.py's TensorSource, or the palindrome stream) that hands over batches
+source (data/sources.py: images and vectors, or palindromes) that hands over batches
 already on the device in the model's layout; the learner adds the optimizer, the schedule,
 label smoothing, gradient clipping, and on a GPU bf16 autocast. Under torchrun, distribute()
 makes it train data-parallel: each rank steps on its shard of the global batch and evaluates
@@ -10,26 +10,17 @@ its shard of each split (train/distributed.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any, Protocol
+from collections.abc import Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from classicnets.data.sources import Source
 from classicnets.train import distributed
 from classicnets.train.distributed import Ranks
-from classicnets.train.optim import OptimKeys, make_optimizer, make_schedule
-
-
-class Source(Protocol):
-    splits: tuple[str, ...]
-
-    def epoch_batches(
-        self, seed: int, epoch: int, batch_size: int
-    ) -> Iterable[tuple[torch.Tensor, torch.Tensor]]: ...
-
-    def eval_batches(self, split: str) -> Iterable[tuple[torch.Tensor, torch.Tensor]]: ...
+from classicnets.train.optim import OptimSettings, make_optimizer, make_schedule
 
 
 class ClassifierLearner:
@@ -37,7 +28,7 @@ class ClassifierLearner:
         self,
         model: nn.Module,
         source: Source,
-        keys: OptimKeys,
+        keys: OptimSettings,
         device: torch.device,
         total_steps: int,
         memory_format: torch.memory_format = torch.contiguous_format,

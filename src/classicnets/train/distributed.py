@@ -20,12 +20,10 @@ Rank 0 alone writes the run record; the others write nothing and draw no progres
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -33,6 +31,8 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.parallel import DistributedDataParallel
 
 from classicnets.errors import UsageError
+from classicnets.seeds import Stream, torch_seed
+from classicnets.train import fastpaths
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,7 @@ def all_reduce(X: torch.Tensor) -> torch.Tensor:
     """
     dist.all_reduce(X)
     if X.device.type == "cpu":
-        while X._use_count() > 1:
-            time.sleep(0)
+        fastpaths.wait_until_sole_owner(X)
     return X
 
 
@@ -156,8 +155,8 @@ def all_sum(values: list[float], device: torch.device) -> list[float]:
 def dropout_seed(seed: int, epoch: int, rank: int) -> int:
     """A seed for torch's generator, set by every rank at the start of each epoch: each rank
     its own dropout masks (the same masks on all ranks would drop the same units of every
-    shard), and a resumed run draws what an uninterrupted one would. Stream (5, epoch, rank)."""
-    return int(np.random.default_rng([seed, 5, epoch, rank]).integers(2**62))
+    shard), and a resumed run draws what an uninterrupted one would: the DROPOUT_RANK stream."""
+    return torch_seed(seed, Stream.DROPOUT_RANK, epoch, rank)
 
 
 class _AllSum(torch.autograd.Function):

@@ -1,8 +1,9 @@
-"""Learners: a model plus how it takes a step, behind the interface train/loop.py expects.
+"""The toy MLPs' learners: a model plus how it takes a step, behind train/loop.py's Learner.
 
-NumpyLearner trains the from-scratch MLP; TorchLearner trains any classifier nn.Module with
-autograd. Both are lean at batch size 1, where per-call overhead is the whole cost: see
-benchmarks/mlp_toy.py for what each choice here is measured against.
+NumpyLearner trains the from-scratch MLP; ToyTorchLearner trains its PyTorch twin with
+autograd and plain SGD (every other torch model trains through classifier.py). Both are
+lean at batch size 1, where per-call overhead is the whole cost: see benchmarks/mlp_toy.py
+for what each choice here is measured against.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from torch import nn
 
 from classicnets.data import ArrayData
 from classicnets.numpy_nn import MLP, SGD, one_hot
+from classicnets.train import fastpaths
 from classicnets.train.loop import shuffled_batches
 
 
@@ -69,35 +71,7 @@ class NumpyLearner:
         self.model.load_state_dict({k: v.numpy() for k, v in state.items()})
 
 
-def _engine_grad():
-    """A function (loss, inputs) -> gradients, as torch.autograd.grad computes them.
-
-    torch.autograd.grad spends ~50 µs per call in Python argument handling on this 2-core
-    machine before it reaches the autograd engine: a third of a whole per-sample SGD step of
-    the toy MLP. The engine itself is called directly when this torch has the entry point that
-    torch.autograd.grad uses (tests/test_learners.py checks the results are identical); else
-    the public function.
-    """
-    engine = getattr(getattr(torch.autograd, "Variable", None), "_execution_engine", None)
-    if engine is None or not hasattr(engine, "run_backward"):
-        return lambda loss, inputs: torch.autograd.grad(loss, inputs)
-
-    def grad(loss: torch.Tensor, inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
-        # (outputs, grad_outputs, keep_graph, create_graph, inputs, allow_unreachable,
-        #  accumulate_grad): the call torch.autograd.grad makes for a scalar loss.
-        return engine.run_backward(
-            (loss,), (torch.ones_like(loss),), False, False, inputs, False, False
-        )
-
-    try:  # probe once: a torch whose engine takes other arguments gets the public function
-        x = torch.ones(1, requires_grad=True)
-        grad((x * 2).sum(), (x,))
-    except (TypeError, RuntimeError):
-        return lambda loss, inputs: torch.autograd.grad(loss, inputs)
-    return grad
-
-
-class TorchLearner:
+class ToyTorchLearner:
     """A PyTorch classifier (returns logits) trained by autograd with plain SGD.
 
     The step is: cross-entropy of the model's logits, gradients from autograd, then one fused
@@ -129,7 +103,7 @@ class TorchLearner:
         self._eval = {"train": self.train_data, "test": tensors(data.X_test, data.y_test)}
         self.params = tuple(self.model.parameters())
         self._param_data = [p.detach() for p in self.params]  # same storage, outside autograd
-        self._grad = _engine_grad()
+        self._grad = fastpaths.autograd_grad()
 
     def epoch_batches(self, seed: int, epoch: int, batch_size: int):
         return shuffled_batches(*self.train_data, seed, epoch, batch_size)

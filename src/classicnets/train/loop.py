@@ -18,7 +18,7 @@ uninterrupted one would have seen.
 
 "Best" is chosen on the validation split when there is one, and the test result is the one
 at that same step: the test split never chooses anything. Without a validation split, best
-is the best test evaluation (and labelled best.test).
+is the best test evaluation (and labelled best.test): records/results.py says which.
 
 Data-parallel (torchrun), every rank runs this loop in step: the learner shards the batches
 and all-reduces the evaluations, so every rank reaches the same decisions; rank 0 alone
@@ -30,7 +30,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
 import numpy as np
@@ -38,9 +38,10 @@ import torch
 from tqdm import tqdm
 
 from classicnets.errors import UsageError
+from classicnets.records import CHECKPOINT, RunDir, choosing_split, finite_or_none
+from classicnets.seeds import epoch_order
 from classicnets.train import distributed
 from classicnets.train.distributed import Ranks
-from classicnets.train.runs import CHECKPOINT, RunDir, finite_or_none
 
 
 class Learner(Protocol):
@@ -67,6 +68,14 @@ class LoopSettings:
     seed: int  # batch order is drawn from (seed, epoch)
     patience: int = 0  # evaluations without a better selection accuracy before stopping; 0 = never
 
+    @classmethod
+    def from_keys(cls, keys: Any, **given: int) -> LoopSettings:
+        """The loop's settings from an experiment's config: its fields of these names,
+        unless given (rnn-palindrome's loop epochs are its train_steps)."""
+        names = [f.name for f in fields(cls)]
+        taken = {n: getattr(keys, n) for n in names if n not in given and hasattr(keys, n)}
+        return cls(**taken, **given)
+
 
 @dataclass
 class LoopState:
@@ -80,11 +89,6 @@ class LoopState:
     evals_since_best: int = 0
     best: dict[str, Any] = field(default_factory=dict)  # split -> loss, accuracy, step, epoch
     final: dict[str, Any] = field(default_factory=dict)  # last evaluation, by split
-
-
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The order of the training samples in `epoch`: stream (1, epoch) of the run's seed."""
-    return np.random.default_rng([seed, 1, epoch]).permutation(n)
 
 
 def batches(X: Any, y: Any, order: np.ndarray, batch_size: int) -> list[tuple[Any, Any]]:
@@ -102,11 +106,6 @@ def shuffled_batches(
 ) -> list[tuple[Any, Any]]:
     """An epoch over (X, y) in memory: the (seed, epoch) order; batch_size 0 = one batch."""
     return batches(X, y, epoch_order(seed, epoch, len(X)), batch_size or len(X))
-
-
-def selection_split(splits: tuple[str, ...]) -> str:
-    """The split that chooses "best" and early stopping: validation if there is one."""
-    return "val" if "val" in splits else "test"
 
 
 def _restore(learner: Learner, run: RunDir) -> LoopState:
@@ -147,7 +146,7 @@ def train(
             distributed.barrier()  # all have read it before rank 0 may write anything new
         if lead:
             run.truncate_metrics(state.step)
-    chooser = selection_split(learner.splits)
+    chooser = choosing_split(learner.splits)
     writer = run.tensorboard(purge_step=state.step + 1 if resume else None) if lead else None
     started = time.perf_counter() - state.wall_time_s
     status = "completed"

@@ -1,48 +1,33 @@
-"""The training keys every torch.optim experiment shares, and the optimizer and schedule
-they describe. Experiments inherit OptimKeys and redeclare a field to change its default
-(the CNN's learning rate 1e-4, the RNN's rmsprop)."""
+"""The optimizer and the learning-rate schedule an experiment's keys describe (the keys
+themselves are declared in experiments/keys.py, OPTIM)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import torch
-
-from classicnets.config import hp, non_negative, positive
 
 Optimizer = Literal["sgd", "adam", "adamw", "adagrad", "rmsprop"]
 Schedule = Literal["none", "step", "cosine", "onecycle"]
 
 
-def _below_one(value: float) -> str | None:
-    return None if 0 <= value < 1 else "must be in [0, 1), e.g. 0.1"
+class OptimSettings(Protocol):
+    """The keys an optimizer and its schedule are made from (experiments/keys.py: OPTIM)."""
+
+    optimizer: Optimizer
+    learning_rate: float
+    momentum: float
+    nesterov: bool
+    weight_decay: float
+    lr_schedule: Schedule
+    label_smoothing: float
+    max_norm: float
 
 
-@dataclass(frozen=True)
-class OptimKeys:
-    optimizer: Optimizer = hp("adam", "sgd, adam, adamw, adagrad or rmsprop (torch.optim)")
-    learning_rate: float = hp(1e-3, "step size (the peak of the schedule)", positive)
-    momentum: float = hp(0.0, "sgd and rmsprop: momentum (0 = none, as torch.optim)", _below_one)
-    nesterov: bool = hp(False, "sgd: Nesterov momentum")
-    weight_decay: float = hp(
-        0.0,
-        "L2 penalty; decoupled (AdamW-style) for adamw, added to the gradient otherwise",
-        non_negative,
-    )
-    lr_schedule: Schedule = hp(
-        "none",
-        "learning rate over the run: none (constant), step (x0.1 at 50% and 75% of the "
-        "steps), cosine (to 0), onecycle (warm-up to learning_rate, then down)",
-    )
-    label_smoothing: float = hp(0.0, "cross-entropy label smoothing (0 = none)", _below_one)
-    max_norm: float = hp(
-        0.0, "clip the gradient to this global L2 norm (0 = no clipping)", non_negative
-    )
-
-
-def make_optimizer(params: Iterable[torch.nn.Parameter], keys: OptimKeys) -> torch.optim.Optimizer:
+def make_optimizer(
+    params: Iterable[torch.nn.Parameter], keys: OptimSettings
+) -> torch.optim.Optimizer:
     """The torch.optim optimizer, in its multi-tensor (foreach) or fused form."""
     params = list(params)
     lr, wd = keys.learning_rate, keys.weight_decay
@@ -65,7 +50,7 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], keys: OptimKeys) -> tor
 
 
 def make_schedule(
-    optimizer: torch.optim.Optimizer, keys: OptimKeys, total_steps: int
+    optimizer: torch.optim.Optimizer, keys: OptimSettings, total_steps: int
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
     """A schedule stepped once per update, over the run's `total_steps` updates."""
     total_steps = max(total_steps, 1)

@@ -1,4 +1,7 @@
-"""Image and sequence data as tensors on the run's device, batched and augmented there.
+"""Sources: the data a learner trains on, as batches of tensors on the run's device.
+
+Two kinds, one protocol (`Source`): `TensorSource` holds image or vector splits; the
+`PalindromeSource` draws palindromes (a fresh batch every step, or a fixed set).
 
 A data set is held once, as it is stored (uint8 images stay uint8: a quarter of the memory
 and of the host-to-device traffic of float32), and every batch is cast and normalised on the
@@ -7,84 +10,30 @@ whole batch with tensor ops; there is no per-image Python and no DataLoader. The
 airbench's (github.com/KellerJordan/cifar10-airbench: the data set lives on the GPU and is
 augmented there in batches), made to run on a CPU first.
 
-Everything random is drawn from (seed, epoch), so a resumed run sees the same batches and the
-same augmentations as an uninterrupted one.
+Everything random is drawn from (seed, epoch) streams (seeds.py), so a resumed run sees the
+same batches and the same augmentations as an uninterrupted one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Callable, Iterable, Iterator
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.model_selection import train_test_split
 
-from classicnets.data.arrays import ArrayData
-from classicnets.errors import UsageError
-from classicnets.train.loop import epoch_order
+from classicnets.data import palindrome
+from classicnets.data.splits import Splits
+from classicnets.seeds import Stream, epoch_order, rng, torch_generator
+
+Batch = tuple[torch.Tensor, torch.Tensor]  # inputs in the model's layout, labels (B,)
 
 Layout = Literal["image", "flat", "rows"]  # (B, C, H, W) | (B, C*H*W) | (B, T=H, F=C*W)
 EVAL_BATCH = 1000  # samples per evaluation forward pass: bounded memory, whatever the split
 # The "train" evaluation reads a fixed random subset of at most this many training samples:
 # an estimate as good as the whole split's for a curve, at a fraction of the cost.
 TRAIN_EVAL_MAX = 10_000
-
-
-def _subset(X: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A stratified random `n` of (X, y) (all of it when n is 0 or covers it)."""
-    if n <= 0 or n >= len(y):
-        return X, y
-    keep, _ = train_test_split(
-        np.arange(len(y)), train_size=n, random_state=seed, stratify=_stratify(y, n)
-    )
-    keep = np.sort(keep)
-    return X[keep], y[keep]
-
-
-def _stratify(y: np.ndarray, n: int) -> np.ndarray | None:
-    """Stratify by label where every class can be represented; else a plain random split."""
-    counts = np.bincount(y)
-    return y if n >= len(counts) and counts[counts > 0].min() >= 2 else None
-
-
-@dataclass(frozen=True)
-class Splits:
-    """train / val / test as numpy arrays: the validation part is cut from the training split."""
-
-    arrays: dict[str, tuple[np.ndarray, np.ndarray]]
-    num_classes: int
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(self.arrays)
-
-
-def make_splits(
-    data: ArrayData, val_size: float, seed: int, train_samples: int = 0, test_samples: int = 0
-) -> Splits:
-    """Cut a stratified validation split off the training split (stream 3 of the seed), and
-    optionally keep only a stratified subset of train and test (for quick runs)."""
-    X, y = _subset(data.X_train, data.y_train, train_samples, seed)
-    arrays = {}
-    if val_size > 0:
-        n_val = max(1, round(val_size * len(y)))
-        if n_val >= len(y):
-            raise UsageError(
-                f"--val_size {val_size}: leaves no training samples out of {len(y)}; "
-                "use a smaller fraction, e.g. 0.1"
-            )
-        X, X_val, y, y_val = train_test_split(
-            X, y, test_size=n_val, random_state=seed, stratify=_stratify(y, n_val)
-        )
-        arrays["train"] = (X, y)
-        arrays["val"] = (X_val, y_val)
-    else:
-        arrays["train"] = (X, y)
-    arrays["test"] = _subset(data.X_test, data.y_test, test_samples, seed)
-    return Splits(arrays, data.num_classes)
 
 
 def channel_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,11 +67,22 @@ def random_crop_flip(
     return out
 
 
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    """A CPU generator for one epoch's augmentation: stream (4, epoch) of the run's seed."""
-    return torch.Generator().manual_seed(
-        int(np.random.default_rng([seed, 4, epoch]).integers(2**62))
-    )
+class Source(Protocol):
+    """What a learner trains on and evaluates (train/classifier.py)."""
+
+    splits: tuple[str, ...]  # ("train", "val", "test"), or without "val"
+
+    def epoch_batches(self, seed: int, epoch: int, batch_size: int) -> Iterable[Batch]:
+        """The training batches of `epoch`, in order (drawn from the seed's streams)."""
+        ...
+
+    def eval_batches(self, split: str) -> Iterable[Batch]:
+        """The whole of `split`, in bounded batches."""
+        ...
+
+    def sample(self, split: str, n: int) -> Batch:
+        """The first n samples of `split` as model inputs (the analysis pictures)."""
+        ...
 
 
 class TensorSource:
@@ -139,6 +99,7 @@ class TensorSource:
         layout: Layout = "image",
         augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
         memory_format: torch.memory_format = torch.contiguous_format,
+        seed: int = 0,
     ):
         self.splits, self.num_classes = splits.names, splits.num_classes
         self.device, self.layout, self.augment = device, layout, augment
@@ -146,14 +107,15 @@ class TensorSource:
         self.data = {  # np.require: a writable copy where the loader's array is read-only
             name: (
                 torch.from_numpy(np.require(X, requirements=["C", "W"])).to(device),
-                torch.as_tensor(y, dtype=torch.int64).to(device),
+                torch.as_tensor(np.require(y, requirements=["W"]), dtype=torch.int64).to(device),
             )
             for name, (X, y) in splits.arrays.items()
         }
         X_train = splits.arrays["train"][0]
         self._train_eval = self.data["train"]
         if len(X_train) > TRAIN_EVAL_MAX:  # a fixed random subset, the same in every run
-            keep = np.sort(np.random.default_rng(0).choice(len(X_train), TRAIN_EVAL_MAX, False))
+            subset = rng(seed, Stream.TRAIN_EVAL_SUBSET).choice(len(X_train), TRAIN_EVAL_MAX, False)
+            keep = np.sort(subset)
             keep_t = torch.from_numpy(keep).to(device)
             self._train_eval = tuple(t[keep_t] for t in self.data["train"])
         self.is_image = X_train.ndim == 4
@@ -184,10 +146,10 @@ class TensorSource:
     def epoch_batches(
         self, seed: int, epoch: int, batch_size: int
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """The training split in the (seed, epoch) order, augmented with stream (4, epoch)."""
+        """The training split in the (seed, epoch) order, augmented from the AUGMENT stream."""
         X, y = self.data["train"]
         order = torch.from_numpy(epoch_order(seed, epoch, len(y))).to(self.device)
-        generator = epoch_generator(seed, epoch)
+        generator = torch_generator(seed, Stream.AUGMENT, epoch)
         for idx in order.split(batch_size or len(y)):
             yield self.inputs(X[idx], generator), y[idx]
 
@@ -200,3 +162,71 @@ class TensorSource:
         """The first n samples of a split as model inputs (for analysis figures)."""
         X, y = self.data[split]
         return self.inputs(X[:n]), y[:n]
+
+
+class PalindromeSource:
+    """Batches of encoded palindromes (B, T, input_dim) on the device, one per step.
+
+    Streaming (data_size 0, the course's way) draws a fresh batch every step; a fixed data
+    set (data_size N) is shuffled per pass and cut into batches, the pass and the batch
+    found from the step. The held-out sets and the "train" evaluation's sample are fixed.
+    """
+
+    splits = ("train", "val", "test")
+
+    def __init__(
+        self,
+        input_length: int,  # T: digits read
+        input_dim: int,  # 10: one-hot digits; 1: the digit as a number
+        data_size: int,  # 0: streaming; N: a fixed set of N palindromes
+        portion_train: float,  # fixed set: the fraction that trains
+        eval_size: int,  # streaming: palindromes in each held-out set
+        seed: int,
+        device: torch.device,
+    ):
+        self.input_length, self.input_dim, self.data_size = input_length, input_dim, data_size
+        self.device = device
+        if data_size:
+            data = palindrome.palindrome_splits(data_size, input_length, portion_train, seed)
+            self.note = data.note
+            self.fixed = {split: getattr(data, split) for split in self.splits}
+        else:
+            self.note = None
+            self.fixed = {
+                split: palindrome.stream_sample(eval_size, input_length, seed, split)
+                for split in self.splits
+            }
+        self._order: tuple[int, np.ndarray] | None = None  # (pass, order) of the fixed set
+
+    def _tensors(self, digits: np.ndarray, targets: np.ndarray) -> Batch:
+        X = palindrome.encode(digits, self.input_dim)  # (B, T, input_dim)
+        return (
+            torch.from_numpy(X).to(self.device),
+            torch.from_numpy(targets).to(self.device),
+        )
+
+    def epoch_batches(self, seed: int, step: int, batch_size: int) -> list[Batch]:
+        if not self.data_size:
+            return [
+                self._tensors(
+                    *palindrome.palindrome_batch(batch_size, self.input_length, seed, step)
+                )
+            ]
+        digits, targets = self.fixed["train"]
+        per_pass = -(-len(targets) // batch_size)
+        epoch, index = divmod(step, per_pass)
+        if self._order is None or self._order[0] != epoch:
+            self._order = (epoch, epoch_order(seed, epoch, len(targets)))
+        rows = self._order[1][index * batch_size : (index + 1) * batch_size]
+        return [self._tensors(digits[rows], targets[rows])]
+
+    def eval_batches(self, split: str) -> Iterator[Batch]:
+        digits, targets = self.fixed[split]
+        for start in range(0, len(targets), EVAL_BATCH):
+            yield self._tensors(
+                digits[start : start + EVAL_BATCH], targets[start : start + EVAL_BATCH]
+            )
+
+    def sample(self, split: str, n: int) -> Batch:
+        digits, targets = self.fixed[split]
+        return self._tensors(digits[:n], targets[:n])

@@ -1,4 +1,5 @@
-"""What the numbers show, in a sentence or two per study, computed from the trials' records.
+"""What the numbers show, in a sentence or two per study, computed from the trials' records:
+the sentence makers each study's ReportSection names.
 
 Every sentence is built from measured values (no canned verdicts): which optimizer won and
 by how much, where the vanilla RNN falls below 90%, how far apart the two MLPs are.
@@ -9,19 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from classicnets.train.runs import RunDir
+from classicnets.records import RunDir, chosen, test_at_chosen
 
 Trial = dict[str, Any]
 
 
-def _best(trial: Trial) -> dict[str, Any]:
-    """The chosen evaluation: best by validation when there is one, else best test."""
-    best = trial.get("best", {})
-    return best.get("val") or best.get("test") or {}
-
-
-def _test_at_best(trial: Trial) -> float | None:
-    return trial.get("best", {}).get("test", {}).get("accuracy")
+_best, _test_at_best = chosen, test_at_chosen  # the chosen evaluation; test accuracy there
 
 
 def _pct(value: float | None) -> str:

@@ -7,35 +7,31 @@ RUN_DIR/tb/             TensorBoard events: train/loss, train/accuracy, test/los
 RUN_DIR/checkpoint.pt   latest learner and loop state, for --resume
 RUN_DIR/figures/        this run's pictures
 
-Every file but metrics.jsonl is written to a temporary name, synced and renamed, so a reader
-sees the old version or the new one, never half of one, even after a kill or a power cut.
-metrics.jsonl is appended to: a kill can cut its last line short, so readers take only lines
-that end in a newline, and a resume drops the rest. A run without summary.json is unfinished
-(running, or killed and resumable); its checkpoint says where it got to.
-
-Write errors name the file they were writing (a failed write() names none), so that a full
-disk is reported as "which file, on which disk" (cli.py).
+A run without summary.json is unfinished (running, or killed and resumable); its checkpoint
+says where it got to. Reading config, summary and metrics needs no torch: the checkpoint
+and TensorBoard methods import it when called.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import json
-import math
 import os
 import re
-import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from classicnets.errors import UsageError
-from classicnets.errors import summary as one_line
+from classicnets.records.files import (
+    TEMPORARY,
+    atomic_write,
+    naming,
+    parse_jsonl,
+    read_json,
+    write_json,
+)
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT = (
     "config.json",
@@ -43,169 +39,6 @@ CONFIG, METRICS, SUMMARY, CHECKPOINT = (
     "summary.json",
     "checkpoint.pt",
 )
-DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left; over the user's quota
-TEMPORARY = ".*.tmp"  # what atomic_write writes before the rename (a kill can leave one)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """JSON has no NaN or infinity: a diverged loss is recorded as null."""
-    return value if value is not None and math.isfinite(value) else None
-
-
-@contextlib.contextmanager
-def naming(path: Path | str) -> Iterator[None]:
-    """Within: an OSError that names no file (write, flush and fsync name none) names `path`."""
-    try:
-        yield
-    except OSError as error:
-        if error.filename is None:
-            error.filename = str(path)
-        raise
-
-
-def _sync_directory(path: Path) -> None:
-    """Make a rename in `path` durable (a power cut after it cannot bring the old file back).
-    Some file systems cannot sync a directory (EINVAL): there the rename is as durable as
-    they make it."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as error:
-        if error.errno != errno.EINVAL:
-            raise
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path, data: bytes | bytearray | memoryview | str) -> None:
-    """Write to a temporary file beside `path`, sync it, then rename it over `path`.
-
-    The sync before the rename is what makes the rename safe across a power cut: without it
-    the new name can point at blocks never written. Measured on the 2-core machine's ext4
-    disk: ~4 ms for the file and ~2 ms for its directory (0.3 ms in all on tmpfs; 95 ms on a
-    40 MB checkpoint), next to an evaluation that takes far longer. On any failure the
-    temporary file is removed, which also gives back the space a full disk needs for the
-    summary that records the failure.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        with naming(path), os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o666 & ~umask)  # mkstemp makes 0600: the usual mode instead
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    with naming(path):
-        _sync_directory(path.parent)
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic_write(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(Path(path).read_text())
-    except ValueError as error:  # written atomically by us: damaged by something else
-        raise UsageError(
-            f"{path}: not valid JSON ({one_line(error)}); the run record is damaged: run it "
-            "again into a new --out"
-        ) from None
-
-
-def _nearest_existing(path: Path) -> Path:
-    """`path`, or the nearest of its parents that exists (what a mkdir -p would start from)."""
-    path = path.absolute()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def check_writable(path: Path, flag: str = "--out", is_file: bool = False) -> None:
-    """Refuse, before anything is read or written, an output this process cannot create.
-
-    The nearest existing directory of `path` (of its parent, for a file) must take a new
-    file. That is tried, not inferred from permission bits: root ignores them, and neither a
-    read-only mount nor /proc shows in them. The probe is an unnamed file (O_TMPFILE), so it
-    leaves nothing behind, even if the process is killed.
-    """
-    path = Path(path)
-    start = path.parent if is_file else path
-    try:
-        existing = _nearest_existing(start)
-    except OSError as error:  # a parent we may not even look into
-        raise UsageError(
-            f"{flag} '{path}': cannot reach it ({error.strerror}); choose a directory you can "
-            "write to"
-        ) from None
-    if not existing.is_dir():
-        raise UsageError(
-            f"{flag} '{path}': '{existing}' is a file, not a directory; choose another path"
-        )
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise UsageError(
-            f"{flag} '{path}': cannot write in '{existing}' ({error.strerror}); choose a "
-            "directory you can write to"
-        ) from None
-
-
-def check_out_dir(path: Path, resume: bool, flag: str = "--out") -> None:
-    """Refuse, before anything is written, an --out that cannot hold this run."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"{flag} '{path}' is a file; pass a directory path (it is created)")
-    if resume:
-        if (path / CONFIG).is_file() and not (path / CHECKPOINT).is_file():
-            raise UsageError(
-                f"--resume: '{path}' holds no checkpoint.pt: it stopped before its first, so "
-                "there is nothing to resume; delete it and run again without --resume"
-            )
-        if not (path / CHECKPOINT).is_file() or not (path / CONFIG).is_file():
-            raise UsageError(
-                f"--resume: '{path}' holds no checkpoint.pt and config.json to resume; "
-                "pass the --out of an earlier run"
-            )
-    elif path.is_dir() and any(path.iterdir()):
-        raise UsageError(
-            f"{flag} '{path}' already holds files; pass --resume to continue that run "
-            "or choose a new directory"
-        )
-    check_writable(path, flag)
-
-
-def parse_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSON-lines file that a writer finished.
-
-    A last line without its newline is a row a kill (or a power cut) cut short: not a row,
-    and dropped. Any other line that is not a JSON object means the file was damaged by
-    something else, and is an error rather than a silently shorter record.
-    """
-    lines = path.read_bytes().split(b"\n")
-    rows = []
-    for number, line in enumerate(lines[:-1], 1):  # lines[-1]: b"" or the cut-short row
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            row = None
-        if not isinstance(row, dict):
-            raise UsageError(
-                f"{path}: line {number} is not a JSON object; the run record is damaged: run "
-                "it again into a new --out"
-            )
-        rows.append(row)
-    return rows
 
 
 class _Events:
@@ -328,6 +161,8 @@ class RunDir:
     def save_checkpoint(self, state: dict[str, Any]) -> None:
         # Serialised in memory first: torch.save straight to a file turns a full disk into a
         # RuntimeError about zip offsets, with no errno to tell it is one.
+        import torch
+
         buffer = io.BytesIO()
         torch.save(state, buffer)
         atomic_write(self.file(CHECKPOINT), buffer.getbuffer())
@@ -336,6 +171,8 @@ class RunDir:
         # weights_only=True: torch's restricted unpickler, which builds tensors and plain
         # containers only. A checkpoint is a pickle, and a full unpickle of a file someone
         # handed you can run arbitrary code.
+        import torch
+
         path = self.file(CHECKPOINT)
         try:
             return torch.load(path, map_location="cpu", weights_only=True)

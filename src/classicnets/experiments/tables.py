@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from classicnets import plots
-from classicnets.train.runs import RunDir
+from classicnets.records import RunDir, choosing_split
 
 SPLITS = ("train", "val", "test")
 
@@ -20,7 +20,7 @@ def trial_table(trials: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dic
     rows = []
     for t in trials:
         best = t.get("best", {})
-        chooser = "val" if "val" in best else "test"
+        chooser = choosing_split(best)
         at_best = best.get(chooser, {})
         row: dict[str, Any] = {k: t["keys"][k] for k in keys} if keys else {"trial": t["trial"]}
         row["status"] = t["status"]

@@ -1,0 +1,82 @@
+"""Train / validation / test splits of a data set, and their sizes without the data.
+
+The validation split is cut from the training split; quick runs may keep a stratified
+subset of the training and test splits. scikit-learn draws both cuts with its own generator,
+given the run's seed as random_state (seeds.py). `split_sizes` does the same arithmetic on
+sizes alone, so that a sweep checks every trial's batch size without reading any data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.model_selection import train_test_split
+
+from classicnets.data.arrays import ArrayData
+from classicnets.errors import UsageError
+
+
+def _subset(X: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stratified random `n` of (X, y) (all of it when n is 0 or covers it)."""
+    if n <= 0 or n >= len(y):
+        return X, y
+    keep, _ = train_test_split(
+        np.arange(len(y)), train_size=n, random_state=seed, stratify=_stratify(y, n)
+    )
+    keep = np.sort(keep)
+    return X[keep], y[keep]
+
+
+def _stratify(y: np.ndarray, n: int) -> np.ndarray | None:
+    """Stratify by label where every class can be represented; else a plain random split."""
+    counts = np.bincount(y)
+    return y if n >= len(counts) and counts[counts > 0].min() >= 2 else None
+
+
+@dataclass(frozen=True)
+class Splits:
+    """train / val / test as numpy arrays: the validation part is cut from the training split."""
+
+    arrays: dict[str, tuple[np.ndarray, np.ndarray]]
+    num_classes: int
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.arrays)
+
+
+def split_sizes(
+    n_train: int, n_test: int, val_size: float, train_samples: int = 0, test_samples: int = 0
+) -> dict[str, int]:
+    """The sizes make_splits gives a data set of n_train + n_test samples, checked."""
+    kept = train_samples if 0 < train_samples < n_train else n_train
+    sizes = {"train": kept}
+    if val_size > 0:
+        n_val = max(1, round(val_size * kept))
+        if n_val >= kept:
+            raise UsageError(
+                f"--val_size {val_size}: leaves no training samples out of {kept}; "
+                "use a smaller fraction, e.g. 0.1"
+            )
+        sizes = {"train": kept - n_val, "val": n_val}
+    sizes["test"] = test_samples if 0 < test_samples < n_test else n_test
+    return sizes
+
+
+def make_splits(
+    data: ArrayData, val_size: float, seed: int, train_samples: int = 0, test_samples: int = 0
+) -> Splits:
+    """Cut a stratified validation split off the training split (scikit-learn, random_state =
+    seed), and optionally keep only a stratified subset of train and test (for quick runs)."""
+    sizes = split_sizes(len(data.y_train), len(data.y_test), val_size, train_samples, test_samples)
+    X, y = _subset(data.X_train, data.y_train, train_samples, seed)
+    arrays = {"train": (X, y)}
+    if "val" in sizes:
+        n_val = sizes["val"]
+        X, X_val, y, y_val = train_test_split(
+            X, y, test_size=n_val, random_state=seed, stratify=_stratify(y, n_val)
+        )
+        arrays = {"train": (X, y), "val": (X_val, y_val)}
+    arrays["test"] = _subset(data.X_test, data.y_test, test_samples, seed)
+    return Splits(arrays, data.num_classes)

@@ -1,0 +1,117 @@
+"""The keys experiments share, each declared once: what it means, its unit, its check.
+
+Groups are what an experiment takes whole (`config.define("CNNConfig", IMAGE, TRAINING,
+OPTIM, ...)`); single keys (SEED, PATIENCE, ...) are for experiments that take a few. An
+experiment changes a default by naming the key with a value, and says why beside it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from classicnets import config
+from classicnets.config import Key, non_negative, positive
+from classicnets.data import registry
+from classicnets.train.optim import Optimizer, Schedule
+
+
+def _fraction_or_zero(value: float) -> str | None:
+    return None if 0 <= value < 1 else "must be in [0, 1), e.g. 0.1 (0 = no validation split)"
+
+
+def _below_one(value: float) -> str | None:
+    return None if 0 <= value < 1 else "must be in [0, 1), e.g. 0.1"
+
+
+# --- single keys ---
+SEED = Key(int, 42, "seeds the data, the initial weights, the batch order and augmentation")
+PATIENCE = Key(
+    int,
+    0,
+    "evaluations without a better validation accuracy before stopping (0 = never)",
+    non_negative,
+)
+EPOCHS = Key(int, 20, "passes over the training split", positive)
+EVAL_FREQ = Key(int, 1, "epochs between evaluations", positive)
+
+# --- image data: the image experiments (mlp-images, cnn, resnet, rnn-images) ---
+IMAGE = {
+    "dataset": Key(
+        str,
+        "fashion-mnist",
+        "cifar10, mnist, fashion-mnist, digits (scikit-learn's 8x8), or npz:PATH (X_train, "
+        "y_train, X_test, y_test; images N×C×H×W or N×H×W)",
+        registry.check_image_name,
+    ),
+    "data_dir": Key(str, "data", "where data sets are looked for and --download puts them"),
+    "download": Key(
+        bool, False, "fetch a missing data set from its official location (MD5-checked)"
+    ),
+    "val_size": Key(
+        float,
+        0.1,
+        "fraction of the training split held out for validation, which alone picks the best "
+        "epoch and early stopping (0 = none: then best is the best test evaluation)",
+        _fraction_or_zero,
+    ),
+    "train_samples": Key(
+        int, 0, "train on a stratified random subset of this many images (0 = all)", non_negative
+    ),
+    "test_samples": Key(
+        int, 0, "evaluate on a stratified subset of the test split (0 = all)", non_negative
+    ),
+    "augment": Key(
+        bool,
+        False,
+        "random crops after zero padding (4 px at 28-32 px) and horizontal flips "
+        "(not for mnist and digits), drawn per batch from (seed, epoch)",
+    ),
+    "batch_size": Key(int, 128, "images per update", positive),
+}
+
+# --- the loop, counted in epochs ---
+TRAINING = {"epochs": EPOCHS, "eval_freq": EVAL_FREQ, "patience": PATIENCE, "seed": SEED}
+
+# --- torch.optim: every torch experiment but the toy MLP ---
+OPTIM = {
+    "optimizer": Key(Optimizer, "adam", "sgd, adam, adamw, adagrad or rmsprop (torch.optim)"),
+    "learning_rate": Key(float, 1e-3, "step size (the peak of the schedule)", positive),
+    "momentum": Key(float, 0.0, "sgd and rmsprop: momentum (0 = none, as torch.optim)", _below_one),
+    "nesterov": Key(bool, False, "sgd: Nesterov momentum"),
+    "weight_decay": Key(
+        float,
+        0.0,
+        "L2 penalty; decoupled (AdamW-style) for adamw, added to the gradient otherwise",
+        non_negative,
+    ),
+    "lr_schedule": Key(
+        Schedule,
+        "none",
+        "learning rate over the run: none (constant), step (x0.1 at 50% and 75% of the "
+        "steps), cosine (to 0), onecycle (warm-up to learning_rate, then down)",
+    ),
+    "label_smoothing": Key(float, 0.0, "cross-entropy label smoothing (0 = none)", _below_one),
+    "max_norm": Key(
+        float, 0.0, "clip the gradient to this global L2 norm (0 = no clipping)", non_negative
+    ),
+}
+
+# --- recurrent nets: rnn-palindrome and rnn-images ---
+Cell = Literal["rnn", "lstm", "gru"]
+RECURRENT = {
+    "cell": Key(Cell, "rnn", "rnn (the explicit vanilla RNN), lstm or gru"),
+    "impl": Key(
+        Literal["explicit", "fused"],
+        "explicit",
+        "explicit: the cell's equations written out in torch ops; fused: torch.nn.RNN/LSTM/GRU",
+    ),
+    "init": Key(
+        Literal["normal", "orthogonal", "identity"],
+        "normal",
+        "recurrent weights W_hh: normal (the course), orthogonal, or identity (IRNN)",
+    ),
+    "num_hidden": Key(int, 128, "size of the hidden state h_t", positive),
+}
+
+# The optimizer keys alone, as a config (benchmarks and tests build a learner from it).
+OptimConfig = config.define("OptimConfig", OPTIM)

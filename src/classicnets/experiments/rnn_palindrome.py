@@ -1,0 +1,165 @@
+"""rnn-palindrome: predict the last digit of a palindrome from the first `input_length`
+digits, and the memory-against-length study (rnn-lengths).
+
+The loop counts steps here: every "epoch" of the loop is one update, so `train_steps` is the
+loop's epochs and `eval_freq` is in steps. Streaming (data_size 0, the course's way) draws a
+fresh batch every step from (seed, step); a fixed data set (data_size > 0) is shuffled per
+pass and cut into batches, the pass and the batch found from the step.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from classicnets import config, plots
+from classicnets.config import Key, fraction, non_negative, positive
+from classicnets.data.sources import PalindromeSource
+from classicnets.experiments import findings, keys
+from classicnets.experiments.rnn_images import analyze, gradient_flow, make_rnn
+from classicnets.experiments.spec import Built, Experiment, ReportSection, Sweep, grid
+from classicnets.experiments.tables import trial_table
+from classicnets.records import RunDir
+from classicnets.seeds import seed_torch
+from classicnets.train.classifier import ClassifierLearner
+from classicnets.train.loop import LoopSettings
+
+
+def _input_dim(value: int) -> str | None:
+    return None if value in (1, 10) else "expected 10 (one-hot digits) or 1 (the raw digit)"
+
+
+PalindromeConfig = config.define(
+    "PalindromeConfig",
+    keys.RECURRENT,
+    keys.OPTIM,
+    input_length=Key(
+        int, 10, "T: digits read; the palindrome has T + 1, the last is the target", positive
+    ),
+    input_dim=Key(int, 10, "10: each digit one-hot; 1: the digit as a number", _input_dim),
+    data_size=Key(
+        int,
+        0,
+        "0: a fresh batch every step (streaming); N: a fixed set of N palindromes, split "
+        "by portion_train, the rest halved into validation and test",
+        non_negative,
+    ),
+    portion_train=Key(float, 0.8, "fixed set: the fraction that trains", fraction),
+    eval_size=Key(int, 1000, "streaming: palindromes in each held-out set (val, test)", positive),
+    batch_size=Key(int, 128, "palindromes per update", positive),
+    train_steps=Key(int, 5000, "updates", positive),
+    eval_freq=Key(int, 100, "steps between evaluations of train, val and test", positive),
+    patience=keys.PATIENCE,
+    seed=keys.SEED,
+    optimizer="rmsprop",  # the course's
+    max_norm=10.0,  # clip the gradient's global L2 norm: recurrent nets spike
+)
+
+
+def source(cfg: Any, device: torch.device) -> PalindromeSource:
+    return PalindromeSource(
+        cfg.input_length,
+        cfg.input_dim,
+        cfg.data_size,
+        cfg.portion_train,
+        cfg.eval_size,
+        cfg.seed,
+        device,
+    )
+
+
+def build(cfg, device: torch.device) -> Built:
+    data = source(cfg, device)
+    if data.note:  # data_size beyond the distinct palindromes: said once, when the run builds
+        print(f"rnn-palindrome: {data.note}", file=sys.stderr, flush=True)
+    seed_torch(cfg.seed)  # the initial weights
+    model = make_rnn(cfg, cfg.input_dim, 10)
+    learner = ClassifierLearner(model, data, cfg, device, cfg.train_steps)
+    return Built(learner, LoopSettings.from_keys(cfg, epochs=cfg.train_steps), data)
+
+
+def validate(cfg) -> None:
+    source(cfg, torch.device("cpu"))
+
+
+def figures(run: RunDir) -> list[Path]:
+    cfg = run.config()
+    title = f"{cfg['cell']} on palindromes, T = {cfg['input_length']}"
+    return [plots.curves({cfg["cell"]: run.metrics()}, run.figures / "curves.png", title, "step")]
+
+
+EXPERIMENT = Experiment(
+    name="rnn-palindrome",
+    description="last digit of a palindrome from the first T: vanilla RNN, LSTM or GRU",
+    config=PalindromeConfig,
+    validate=validate,
+    build=build,
+    figures=figures,
+    analyze=analyze,
+    threads=1,  # tiny sequential ops: one thread is fastest (spec.Experiment.threads)
+)
+
+
+# --- the study: accuracy against length, per cell ---
+LENGTHS = (5, 10, 15, 20, 25, 30)
+CELLS = ("rnn", "lstm", "gru")
+
+
+def lengths_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
+    """Test accuracy (at the best validation step) against T, a line per cell; each cell's
+    curves; the table; and the gradient flow of every cell at the longest T."""
+    by_cell: dict[str, dict[int, float | None]] = {}
+    for t in trials:
+        test = t.get("best", {}).get("test", {})
+        by_cell.setdefault(t["keys"]["cell"], {})[t["keys"]["input_length"]] = test.get("accuracy")
+    figures = out / "figures"
+    paths = [
+        plots.accuracy_against(
+            by_cell, figures / "accuracy_vs_length.png", "input length T (digits read)"
+        )
+    ]
+    grid_runs = {f"T = {t['keys']['input_length']}": {} for t in trials}
+    for t in trials:
+        grid_runs[f"T = {t['keys']['input_length']}"][t["keys"]["cell"]] = RunDir(
+            out / t["dir"]
+        ).metrics()
+    paths.append(plots.curves_grid(grid_runs, figures / "curves.png", ("val",), x="step"))
+    paths.append(
+        plots.write_table(trial_table(trials, ("cell", "input_length")), figures / "table")
+    )
+    paths.append(gradient_flow_figure(out, trials, figures / "gradient_flow.png"))
+    return paths
+
+
+def gradient_flow_figure(out: Path, trials: list[dict[str, Any]], path: Path) -> Path:
+    """|dL/dh_t| against t for every cell at the longest T, trained and untrained."""
+    from classicnets.analysis.gradient_flow import plot_gradient_flow
+
+    longest = max(t["keys"]["input_length"] for t in trials)
+    curves = {}
+    for t in trials:
+        if t["keys"]["input_length"] == longest:
+            curves.update(gradient_flow(*EXPERIMENT.restore(RunDir(out / t["dir"]))))
+    return plot_gradient_flow(curves, path, f"gradient flow over time, T = {longest}")
+
+
+LENGTHS_SWEEP = Sweep(
+    name="rnn-lengths",
+    description="rnn-palindrome: input_length T in {5 .. 30} x cell {rnn, lstm, gru} (18 runs)",
+    trials=grid("rnn-palindrome", "{cell}-T{input_length}", cell=CELLS, input_length=LENGTHS),
+    figures=lengths_figures,
+    report=ReportSection(
+        "Sequences: memory against length",
+        "Palindromes of T + 1 digits: read the first T, predict the last (= the first). The "
+        "vanilla RNN, LSTM and GRU at T = 5 … 30.",
+        (
+            ("accuracy_vs_length.png", "Test accuracy against T, a line per cell."),
+            ("gradient_flow.png", "Norm of ∂L/∂h_t against t, before and after training."),
+            ("curves.png", "Validation accuracy over training, per length."),
+        ),
+        findings.lengths,
+    ),
+)

@@ -1,0 +1,107 @@
+"""What a study is made of: an Experiment (one run), a Sweep (many runs compared) and the
+section of the report a sweep writes. Each study module declares its own; the registry
+(experiments/__init__.py) lists them, and the runner, the CLI and the report read nothing
+else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from itertools import product
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+
+from classicnets import config
+from classicnets.data import ArrayData
+from classicnets.data.sources import Source
+from classicnets.records import RunDir
+from classicnets.train.loop import Learner, LoopSettings
+
+Trial = dict[str, Any]  # a row of sweep.json: trial, dir, experiment, keys, status, results
+
+
+class Built(NamedTuple):
+    learner: Learner
+    settings: LoopSettings
+    data: Source | ArrayData  # what the learner was built on (plots of a restored run need it)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str  # one line, for `classicnets list` and --help
+    config: type  # frozen dataclass of the experiment's keys (config.define)
+    # Checks what needs the data (e.g. batch_size against the split): raises UsageError.
+    # It reads split sizes, not the data set; build makes the same checks on the data.
+    validate: Callable[[Any], None]
+    build: Callable[[Any, torch.device], Built]  # config, device -> learner, settings, data
+    figures: Callable[[RunDir], list[Path]]  # draws a finished run's figures/ from its record
+    # `classicnets analyze`: looks inside a restored model: (config, built, figures folder,
+    # layer, say) -> the figures written
+    analyze: Callable[..., list[Path]] | None = None
+    # CPU threads for its ops (None: every core the process may use). Tiny sequential ops
+    # (the toy MLP, the recurrent cells' steps) run faster on one thread: more only add
+    # synchronisation, and on a busy machine OpenMP's waiting threads stall them badly
+    # (measured: a T=30, 16-unit RNN took 7.1 s on 2 threads beside another job, 0.1 s on 1).
+    threads: int | None = None
+    data_parallel: bool = False  # its learner trains under torchrun (ClassifierLearner)
+
+    def restore(self, run: RunDir, device: str | torch.device = "cpu") -> tuple[Any, Built]:
+        """A run's config and its learner with the last checkpointed weights."""
+        cfg = config.from_dict(self.config, run.config())
+        built = self.build(cfg, torch.device(device))
+        built.learner.load_state_dict(run.load_checkpoint()["learner"])
+        return cfg, built
+
+
+@dataclass(frozen=True)
+class Range:
+    """One key that `sweep --search N` draws for each trial (Optuna's TPE chooses where)."""
+
+    key: str  # the experiment's key
+    low: float = 0.0  # numbers: the smallest value drawn
+    high: float = 0.0  # numbers: the largest value drawn
+    log: bool = False  # numbers: draw uniformly in log space (learning rates, sizes)
+    integer: bool = False  # numbers: whole numbers only
+    choices: tuple[str, ...] = ()  # a categorical key: its values as the command line spells them
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    """What a sweep contributes to `classicnets report`: a section in the study's order."""
+
+    title: str
+    intro: str
+    figures: tuple[tuple[str, str], ...]  # (file under figures/ or TRIAL/figures/, caption)
+    findings: Callable[[Path, list[Trial]], list[str]]  # sweep dir, trial rows -> sentences
+    analysis_trial: str | None = None  # a trial whose `analyze` figures belong here
+
+
+@dataclass(frozen=True)
+class Sweep:
+    name: str
+    description: str
+    trials: tuple[tuple[str, str, dict[str, str]], ...]  # (trial name, experiment, keys it sets)
+    figures: Callable[[Path, list[Trial]], list[Path]]  # sweep dir, trial rows
+    # What `--search N` draws from, for a sweep of one experiment; () = grid only.
+    space: tuple[Range, ...] = ()
+    report: ReportSection | None = None  # its section of the report (None: not reported)
+
+    @property
+    def experiments(self) -> tuple[str, ...]:
+        """The experiments its trials run, in order of first appearance."""
+        return tuple(dict.fromkeys(experiment for _, experiment, _ in self.trials))
+
+
+def grid(experiment: str, name: str, **axes: tuple[Any, ...]) -> tuple:
+    """Trials for every combination of the axes' values, named from the values in order:
+    grid("cnn", "{optimizer}-lr{learning_rate}", optimizer=(...), learning_rate=(...))."""
+    trials = []
+    for values in product(*axes.values()):
+        keys = dict(zip(axes, values))
+        trials.append(
+            (name.format(**keys), experiment, {k: config.format_value(v) for k, v in keys.items()})
+        )
+    return tuple(trials)

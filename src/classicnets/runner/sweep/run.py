@@ -1,0 +1,192 @@
+"""Running a sweep: check every trial's keys (plan.py), set up the Optuna study (study.py),
+start the workers (workers.py), then write sweep.json and the sweep's figures from every
+trial the study holds.
+
+Running it again continues: finished trials are kept, unfinished ones resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from classicnets import config
+from classicnets.errors import UsageError, one_line
+from classicnets.experiments import EXPERIMENTS, Sweep
+from classicnets.experiments.tables import search_figures
+from classicnets.records import RunDir, read_json, write_json
+from classicnets.runner.devices import cpu_cores, resolve_device
+from classicnets.runner.run import FINISHED
+from classicnets.runner.sweep import plan as planning
+from classicnets.runner.sweep.plan import Plan
+from classicnets.runner.sweep.study import (
+    open_storage,
+    open_study,
+    requeue,
+    shown_url,
+    status,
+    storage_url,
+    trial_dir,
+)
+from classicnets.runner.sweep.workers import run_workers
+
+
+def make_plan(
+    sweep: Sweep,
+    overrides: dict[str, str],
+    out: Path,
+    device: str,
+    progress: bool,
+    workers: int,
+    storage: str | None,
+    search: int,
+) -> Plan:
+    """The sweep's plan, every input checked: nothing is written before it exists."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
+    if workers < 1:
+        raise UsageError(f"--workers {workers}: expected 1 or more worker processes")
+    if search < 0:
+        raise UsageError(f"--search {search}: expected a number of trials, 1 or more")
+    planning.check_keys(sweep, overrides, search)
+    resolve_device(device)
+    return Plan(
+        sweep=sweep.name,
+        study=planning.study_name(sweep, overrides, search),
+        storage=storage_url(storage, out),
+        out=str(out.resolve()),
+        trials=() if search else planning.grid_trials(sweep, overrides, out),
+        experiment=planning.search_experiment(sweep, overrides).name if search else "",
+        base=tuple(overrides.items()),
+        space=sweep.space if search else (),
+        search=search,
+        device=device,
+        threads=max(1, cpu_cores() // workers),
+        progress=progress and workers == 1,
+        seed=int(overrides.get("seed", 0) or 0),
+    )
+
+
+def run_sweep(
+    sweep: Sweep,
+    overrides: dict[str, str],
+    out: Path,
+    device: str = "auto",
+    progress: bool = True,
+    workers: int = 1,
+    storage: str | None = None,
+    search: int = 0,
+) -> dict[str, Any]:
+    """Run every trial of `sweep` (or `search` drawn ones) as a normal run in out/TRIAL, on
+    `workers` processes sharing the study in `storage`; then sweep.json and the figures."""
+    started = time.perf_counter()
+    out = Path(out)
+    plan = make_plan(sweep, overrides, out, device, progress, workers, storage, search)
+    if storage is not None:
+        open_storage(plan.storage)  # refused before anything is written
+    out.mkdir(parents=True, exist_ok=True)
+    study = open_study(plan, planning.identity(plan, overrides))
+    retried = requeue(plan, study)
+    if retried:
+        print(f"  {retried} unfinished trial(s) asked for again", flush=True)
+    run_workers(plan, workers)
+    rows = trial_rows(plan, study.get_trials(deepcopy=False))
+    record = {
+        "sweep": sweep.name,
+        "experiments": list(sweep.experiments),
+        "overrides": overrides,
+        "search": search,
+        "storage": shown_url(plan.storage),
+        "study": plan.study,
+        "workers": workers,
+        "threads_per_worker": plan.threads,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "trials": rows,
+    }
+    previous = _previous_rows(out)
+    write_json(out / "sweep.json", record)
+    # Figures again only when a trial changed (they take seconds to draw).
+    if json.loads(json.dumps(rows)) != previous or not (out / "figures").is_dir():
+        _figures(sweep, plan, out, rows)
+    return record
+
+
+def _previous_rows(out: Path) -> list[dict[str, Any]] | None:
+    try:
+        return read_json(out / "sweep.json")["trials"]
+    except (OSError, ValueError, KeyError, TypeError, UsageError):
+        return None
+
+
+def _figures(sweep: Sweep, plan: Plan, out: Path, rows: list[dict[str, Any]]) -> None:
+    """The sweep's figures from the finished trials whose run directories are here. With
+    some missing (failed, or run on another machine without a shared --out), what cannot be
+    drawn is said in a line, not raised: sweep.json already holds every trial."""
+    here = [r for r in rows if r["status"] in FINISHED and RunDir(out / r["dir"]).summary()]
+    elsewhere = sum(r["status"] in FINISHED for r in rows) - len(here)
+    if elsewhere:
+        print(
+            f"  {elsewhere} finished trial(s) ran on other machines: their rows are in "
+            "sweep.json; draw the figures where every trial directory is (a shared --out)",
+            flush=True,
+        )
+    wanted = plan.search or len(plan.trials)
+    if not here:
+        return
+    draw = search_figures(tuple(r.key for r in plan.space)) if plan.search else sweep.figures
+    if len(here) == wanted:
+        draw(out, here)
+        return
+    try:
+        draw(out, here)
+    except Exception as error:  # a figure that needs a missing trial (mlp-vs-cnn's cnn)
+        print(
+            f"  figures: {len(here)} of {wanted} trials finished here, not enough to draw them "
+            f"({one_line(error)}); run the sweep again to finish it",
+            flush=True,
+        )
+
+
+def trial_rows(plan: Plan, trials: list[Any]) -> list[dict[str, Any]]:
+    """A row per run directory of the study (grid: in the sweep's order; search: by trial
+    number), from its summary.json here, else what its worker stored in the study."""
+    latest: dict[str, Any] = {}
+    for t in sorted(trials, key=lambda t: t.number):
+        name = trial_dir(plan, t)
+        if name and status(t) not in (None, "duplicate"):
+            latest[name] = t
+    names = [n for n, _, _ in plan.trials] if not plan.search else list(latest)
+    by_name = {
+        n: (e, config.to_dict(config.build(EXPERIMENTS[e].config, texts)))
+        for n, e, texts in plan.trials
+    }
+    rows = []
+    for name in names:
+        if name not in latest:
+            continue
+        t = latest[name]
+        run = RunDir(Path(plan.out) / name)
+        result = run.summary() or t.user_attrs.get("summary") or {}
+        if plan.search:
+            experiment = plan.experiment
+            keys = run.config() if run.file("config.json").is_file() else {}
+            own = planning.key_names(EXPERIMENTS[experiment])
+            keys = {k: v for k, v in keys.items() if k in own}
+        else:
+            experiment, keys = by_name[name]
+        rows.append(
+            {
+                "trial": name,
+                "dir": name,
+                "experiment": experiment,
+                "keys": keys,
+                "epochs": 0,
+                "wall_time_s": 0.0,
+                **result,
+                "status": result.get("status") or status(t),
+                **({"error": t.user_attrs["error"]} if "error" in t.user_attrs else {}),
+            }
+        )
+    return rows
