@@ -46,7 +46,15 @@ def standardise(X_train: np.ndarray, X_test: np.ndarray) -> tuple:
     return (X_train - mean) / std, (X_test - mean) / std, mean, std
 
 
+NPZ = "npz:"  # --dataset npz:PATH: the user's own arrays
 NPZ_KEYS = ("X_train", "y_train", "X_test", "y_test")
+
+
+def is_npz(name: str) -> bool:
+    """Does --dataset name the user's .npz (npz:PATH)?"""
+    return name.startswith(NPZ) and len(name) > len(NPZ)
+
+
 MAX_CLASSES = 100_000  # more output units than any classifier here is meant for
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from classicnets.data.arrays import ArrayData, load_npz
+from classicnets.data.arrays import NPZ, ArrayData, is_npz, load_npz
 from classicnets.data.download import check_md5, mirror_url, safe_extract_tar
 from classicnets.data.download import download as fetch_file
 from classicnets.errors import UsageError, one_line, shown
@@ -85,8 +85,8 @@ def load_images(
     """The named data set; `download` fetches a missing one (from `mirror`, a base URL that
     keeps the official file names, if given); `system_dirs` replaces SYSTEM_DIRS."""
     data_dir = Path(data_dir)
-    if name.startswith("npz:") and len(name) > 4:
-        return _load_npz_images(name[4:])
+    if is_npz(name):
+        return _load_npz_images(name[len(NPZ) :])
     if name == "digits":
         return _load_digits()
     if name == "cifar10":

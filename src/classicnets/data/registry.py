@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from classicnets.data import images
-from classicnets.data.arrays import ArrayData
+from classicnets.data.arrays import NPZ, ArrayData, is_npz
 from classicnets.errors import UsageError
 
-NPZ = "npz:"  # --dataset npz:PATH: the user's own arrays
 CACHED = 2  # data sets kept in memory: a suite's studies use one or two (CIFAR-10: 180 MB)
 # The process's loaded data sets, newest last, by (name, data_dir, mirror). Module state on
 # purpose: it is what "reused within the process" means; `forget` empties it.
@@ -71,10 +70,6 @@ IMAGE_SETS: dict[str, DataSet] = {
         ),
     )
 }
-
-
-def is_npz(name: str) -> bool:
-    return name.startswith(NPZ) and len(name) > len(NPZ)
 
 
 def check_image_name(name: str) -> str | None:

@@ -16,7 +16,7 @@ import torch
 from classicnets import config, plots
 from classicnets.config import Key, fraction, non_negative, positive, positive_ints
 from classicnets.data import TOY_DATASETS, ArrayData, load_npz, make_toy
-from classicnets.data.registry import is_npz
+from classicnets.data.arrays import NPZ, is_npz
 from classicnets.errors import UsageError
 from classicnets.experiments import findings, keys
 from classicnets.experiments.spec import Built, Experiment, ReportSection, Sweep, grid
@@ -73,8 +73,8 @@ MLPToyConfig = config.define(
 
 
 def load_data(cfg) -> ArrayData:
-    if cfg.dataset.startswith("npz:"):
-        data = load_npz(cfg.dataset[4:])
+    if is_npz(cfg.dataset):
+        data = load_npz(cfg.dataset[len(NPZ) :])
         if data.X_train.ndim != 2:
             raise UsageError(
                 f"--dataset {cfg.dataset}: X_train has shape {data.X_train.shape}; "
@@ -115,14 +115,9 @@ def build(cfg, device: torch.device) -> Built:
     return Built(learner, LoopSettings.from_keys(cfg), data)
 
 
-def restore(run: RunDir) -> tuple[Any, ArrayData, Any]:
-    """A finished run's config, data and learner (EXPERIMENT.restore, unpacked)."""
-    cfg, built = EXPERIMENT.restore(run)
-    return cfg, built.data, built.learner
-
-
 def figures(run: RunDir) -> list[Path]:
-    cfg, data, learner = restore(run)
+    cfg, built = EXPERIMENT.restore(run)
+    data, learner = built.data, built.learner
     title = f"{cfg.impl} MLP on {cfg.dataset}"
     paths = [plots.curves({cfg.impl: run.metrics()}, run.figures / "curves.png", title)]
     if data.num_features == 2:
@@ -156,10 +151,11 @@ def compare_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
             out / trial["dir"]
         )
     figures_dir = out / "figures"
-    restored = {
-        ds: {impl: restore(run) for impl, run in runs.items()} for ds, runs in by_dataset.items()
+    restored = {  # dataset -> impl -> Built
+        ds: {impl: EXPERIMENT.restore(run)[1] for impl, run in runs.items()}
+        for ds, runs in by_dataset.items()
     }
-    datasets = {ds: next(iter(r.values()))[1] for ds, r in restored.items()}
+    datasets = {ds: next(iter(r.values())).data for ds, r in restored.items()}
     paths = [
         plots.data_scatter(datasets, figures_dir / "data.png"),
         plots.curves_grid(
@@ -171,9 +167,9 @@ def compare_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
         ),
         plots.boundaries(
             [
-                (f"{impl} MLP on {ds}", data, learner.predict_proba)
+                (f"{impl} MLP on {ds}", built.data, built.learner.predict_proba)
                 for ds, r in restored.items()
-                for impl, (_, data, learner) in r.items()
+                for impl, built in r.items()
             ],
             figures_dir / "boundaries.png",
             columns=len(IMPLS),
