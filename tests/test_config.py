@@ -3,6 +3,7 @@ round trips through config.json's dict, and the loop settings a config gives."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Literal
 
@@ -201,3 +202,11 @@ def test_rnn_palindrome_loop_epochs_are_its_train_steps():
     assert built.settings == LoopSettings(
         epochs=7, eval_freq=3, batch_size=4, seed=cfg.seed, patience=2
     )
+
+
+def test_an_own_key_named_doc_is_a_field_or_refused():
+    try:
+        cls = config.define("Documented", COUNT, doc=Key(str, "d", "a key named doc"))
+    except TypeError:
+        return  # refused where it is declared: as good
+    assert "doc" in {f.name for f in dataclasses.fields(cls)}

@@ -41,7 +41,7 @@ class Key:
 Group = Mapping[str, Key]  # keys that experiments share, in the order --help lists them
 
 
-def define(name: str, *groups: Group, doc: str = "", **own: Any) -> type:
+def define(name: str, /, *groups: Group, **own: Any) -> type:
     """A frozen dataclass of the groups' keys and its own: `own` maps a name to a Key (a key
     of this experiment alone) or to a plain value (a new default for a group's key).
 
@@ -75,7 +75,7 @@ def define(name: str, *groups: Group, doc: str = "", **own: Any) -> type:
         for key_name, key in keys.items()
     ]
     cls = dataclasses.make_dataclass(name, fields, frozen=True)
-    cls.__doc__ = doc or f"{name}: the keys of one experiment."
+    cls.__doc__ = f"{name}: the keys of one experiment (config.define)."
     return cls
 
 

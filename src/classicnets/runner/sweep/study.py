@@ -12,6 +12,7 @@ file is touched (`trial_dir`).
 
 from __future__ import annotations
 
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,16 @@ def shown_url(url: str) -> str:
 
 
 def scrub(text: str, url: str) -> str:
-    """`text` (a library's message about `url`) with the URL's password masked."""
+    """`text` (a library's message about `url`) with the URL's password masked: the whole
+    of it, and each piece of it between "@", ":", "/" and "%" (a parser that splits the URL
+    elsewhere than we do takes a piece of the password for the host, and may echo it).
+    Pieces of one or two characters are left: masking them would garble every word."""
     text = text.replace(url, shown_url(url))
     password = _password(url)
-    return text.replace(password, "***") if password else text
+    pieces = {p for p in (password, *re.split(r"[@:/%]", password)) if len(p) >= 3}
+    for piece in sorted(pieces, key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return text
 
 
 def open_storage(url: str):
@@ -149,10 +156,8 @@ def trial_dir(plan: Plan, trial: Any) -> str | None:
     name = trial.user_attrs.get("dir") or trial.params.get("trial")
     if name is None:
         return None
-    allowed = (
-        isinstance(name, str) and SEARCH_DIR.fullmatch(name)
-        if plan.search
-        else name in {n for n, _, _ in plan.trials}
+    allowed = isinstance(name, str) and (
+        SEARCH_DIR.fullmatch(name) if plan.search else name in {n for n, _, _ in plan.trials}
     )
     if not allowed:
         raise UsageError(
@@ -206,8 +211,8 @@ def requeue(plan: Plan, study: Any) -> int:
         if t.state == TrialState.FAIL and name and name not in done | busy:
             again[name] = t  # the latest try of each
     for name, t in again.items():
-        # A grid point is asked for again by its name alone: GridSampler fills the trial's
-        # grid_id itself for an enqueued trial whose params name a point of its grid.
+        # A grid point is asked for again by its name alone. The retry has fixed params and
+        # no grid_id: sampler()'s Grid is the GridSampler that copes with that.
         params = {"trial": name} if not plan.search else t.params
         study.enqueue_trial(params, user_attrs={"dir": name})
     return len(again)
