@@ -1,123 +1,155 @@
 """What the numbers show, in a sentence or two per study, computed from the trials' records:
 the sentence makers each study's ReportSection names.
 
-Every sentence is built from measured values (no canned verdicts): which optimizer won and
-by how much, where the vanilla RNN falls below 90%, how far apart the two MLPs are.
+True by construction, for any records: a winner is named only when the difference holds at
+95% (stats.compare: Welch's t-test over seeds); otherwise the sentence says the top
+configurations cannot be told apart and how far apart they are. Every sentence names the
+split that chose. Ties, failed, diverged and unfinished trials, and curves that go up and
+down are said as what they are. tests/test_findings.py builds records for each case.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from classicnets.records import RunDir, chosen, test_at_chosen
+from classicnets.records import RunDir, choosing_split, chosen, test_at_chosen
+from classicnets.stats import Summary, compare, summarize
 
 Trial = dict[str, Any]
-
-
-_best, _test_at_best = chosen, test_at_chosen  # the chosen evaluation; test accuracy there
+SCORED = ("completed", "early_stopped")  # statuses whose chosen evaluation counts
+THRESHOLD = 0.9  # the lengths study's "remembers": test accuracy of at least 90%
+SPLIT_WORD = {"val": "validation", "test": "test"}
 
 
 def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
-def mlp_toy(out: Path, trials: list[Trial]) -> list[str]:
-    """Parity and speed of the NumPy and PyTorch MLPs."""
-    by = {(t["keys"]["dataset"], t["keys"]["impl"]): t for t in trials}
+def config_name(trial: Trial) -> str:
+    """A trial's configuration: its name without the seed (trials that differ only in seed
+    are one configuration)."""
+    return re.sub(r"-seed\d+$", "", str(trial.get("trial", "")))
+
+
+def _chooser(trials: list[Trial]) -> str:
+    """How the chosen evaluations were chosen: "validation", or "test" when a trial had no
+    validation split (the test split chose: said so)."""
+    splits = {choosing_split(t.get("best") or {}) for t in trials if t.get("best")}
+    return "test" if "test" in splits else "validation"
+
+
+def _group(trials: list[Trial], label: Callable[[Trial], str]) -> dict[str, list[Trial]]:
+    groups: dict[str, list[Trial]] = {}
+    for t in trials:
+        groups.setdefault(label(t), []).append(t)
+    return groups
+
+
+def _scores(trials: list[Trial], value: Callable[[Trial], float | None]) -> list[float]:
+    return [v for t in trials if t.get("status") in SCORED and (v := value(t)) is not None]
+
+
+def _chosen_accuracy(trial: Trial) -> float | None:
+    return chosen(trial).get("accuracy")
+
+
+def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
+    """Sentences for the trials that give no result: diverged, failed, anything else."""
+
+    def names(status: str) -> list[str]:
+        return [_who(t, label) for t in trials if t.get("status") == status]
+
     lines = []
-    for dataset in dict.fromkeys(d for d, _ in by):
-        a, b = by.get((dataset, "numpy")), by.get((dataset, "torch"))
-        if not a or not b:
-            continue
-        rows_a = RunDir(out / a["dir"]).metrics()
-        rows_b = RunDir(out / b["dir"]).metrics()
-        gaps = [
-            abs(x["loss"] - y["loss"])
-            for x, y in zip(rows_a, rows_b)
-            if x["loss"] is not None and y["loss"] is not None
-        ]
-        acc_a = a["final"].get("test", {}).get("accuracy")
-        acc_b = b["final"].get("test", {}).get("accuracy")
-        speed = (a.get("train_samples_per_s") or 0) / (b.get("train_samples_per_s") or 1)
-        same = "the same" if acc_a == acc_b else "different"
+    if names("diverged"):
+        lines.append(f"Diverged (loss became NaN or infinite): {', '.join(names('diverged'))}.")
+    if names("failed"):
+        lines.append(f"Failed (sweep.json holds the error): {', '.join(names('failed'))}.")
+    other = [t for t in trials if t.get("status") not in (*SCORED, "diverged", "failed")]
+    for status in dict.fromkeys(str(t.get("status")) for t in other):
+        who = [_who(t, label) for t in other if str(t.get("status")) == status]
+        lines.append(f"Not finished ({status}): {', '.join(who)}.")
+    no_result = [
+        _who(t, label) for t in trials if t.get("status") in SCORED and _chosen_accuracy(t) is None
+    ]
+    if no_result:
+        lines.append(f"Finished without an evaluation to choose from: {', '.join(no_result)}.")
+    return lines
+
+
+def _who(trial: Trial, label: Callable[[Trial], str]) -> str:
+    seed = (trial.get("keys") or {}).get("seed")
+    return f"{label(trial)} (seed {seed})" if seed is not None else label(trial)
+
+
+def ranking(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
+    """Which configuration is best by the choosing split, and whether that holds."""
+    split = _chooser(trials)
+    groups = _group(trials, label)
+    scored = {name: s for name, ts in groups.items() if (s := _scores(ts, _chosen_accuracy))}
+    lines: list[str] = []
+    if not scored:
+        lines.append(f"No configuration finished with a {split} result to compare.")
+        return lines + _unfinished(trials, label)
+    order = sorted(scored, key=lambda name: summarize(scored[name]).mean, reverse=True)
+    top = order[0]
+    s_top = summarize(scored[top])
+    if len(order) == 1:
+        lines.append(f"Only {top} finished: {s_top.text()} {split} accuracy.")
+    else:
+        lines.append(_verdict(top, scored[top], order[1], scored[order[1]], split))
+    tests = summarize(_scores(groups[top], test_at_chosen))
+    if tests is not None:
         lines.append(
-            f"On {dataset}, NumPy and PyTorch reach {same} test accuracy "
-            f"({_pct(acc_a)} and {_pct(acc_b)}); their logged losses differ by at most "
-            f"{max(gaps) if gaps else float('nan'):.1e}, and the NumPy MLP trains "
-            f"{speed:.1f}x as many samples per second."
+            f"Test accuracy of {top} at its chosen {_epoch_word(groups[top])}: {tests.text()}."
         )
-    return lines
+    if len(order) > 2:
+        low = order[-1]
+        lines.append(f"Lowest {split} accuracy: {low}, {summarize(scored[low]).text()}.")
+    return lines + _unfinished(trials, label)
 
 
-def ranking(trials: list[Trial], label) -> list[str]:
-    """Which configuration won (by validation), by how much, and which diverged."""
-    ranked = sorted(
-        (t for t in trials if t["status"] != "diverged" and _best(t).get("accuracy") is not None),
-        key=lambda t: _best(t)["accuracy"],
-        reverse=True,
+def _epoch_word(trials: list[Trial]) -> str:
+    return "step" if any(t.get("steps") == t.get("epochs") for t in trials) else "epoch"
+
+
+def _verdict(a: str, va: list[float], b: str, vb: list[float], split: str) -> str:
+    """The sentence comparing the top two configurations by `split` accuracy."""
+    sa, sb = summarize(va), summarize(vb)
+    result = compare(va, vb)
+    if result.difference == 0:
+        return f"{a} and {b} tie at {sa.text()} and {sb.text()} {split} accuracy."
+    points = 100 * result.difference
+    if result.holds:
+        why = (
+            "identical in every seed on each side"
+            if result.p == 0.0
+            else f"Welch's t-test, p = {result.p:.2g}"
+        )
+        return (
+            f"Best by {split} accuracy: {a}, {sa.text()}, ahead of {b}, {sb.text()}, by "
+            f"{points:.1f} points, a difference that holds at 95% ({why})."
+        )
+    if not result.testable:
+        few = min(sa.n, sb.n)
+        return (
+            f"Highest {split} accuracy: {a}, {sa.text()}, then {b}, {sb.text()} "
+            f"({points:.1f} points apart); with {few} seed{'s' if few != 1 else ''} on one "
+            "side, which is better cannot be told: run more seeds."
+        )
+    return (
+        f"{a}, {sa.text()}, and {b}, {sb.text()}, cannot be told apart with this many seeds "
+        f"(Welch's t-test, p = {result.p:.2g}); their means are {points:.1f} points apart, "
+        f"their spreads {100 * sa.sd:.1f} and {100 * sb.sd:.1f} points."
     )
-    lines = []
-    if ranked:
-        top = ranked[0]
-        line = (
-            f"Best: {label(top)}, {_pct(_best(top)['accuracy'])} validation accuracy at epoch "
-            f"{_best(top).get('epoch')} (test {_pct(_test_at_best(top))} there)"
-        )
-        if len(ranked) > 1:
-            gap = _best(top)["accuracy"] - _best(ranked[1])["accuracy"]
-            line += f", {100 * gap:.1f} points ahead of {label(ranked[1])}"
-        lines.append(line + ".")
-        worst = ranked[-1]
-        if len(ranked) > 2:
-            lines.append(f"Worst that trained: {label(worst)}, {_pct(_best(worst)['accuracy'])}.")
-    diverged = [label(t) for t in trials if t["status"] == "diverged"]
-    if diverged:
-        lines.append(f"Diverged (loss became NaN or infinite): {', '.join(diverged)}.")
-    return lines
 
 
 def optimizers(out: Path, trials: list[Trial]) -> list[str]:
     return ranking(
-        trials, lambda t: f"{t['keys']['optimizer']} at lr {t['keys']['learning_rate']:g}"
+        trials, lambda t: f"{t['keys']['optimizer']} at lr {float(t['keys']['learning_rate']):g}"
     )
-
-
-def side_by_side(out: Path, trials: list[Trial]) -> list[str]:
-    lines = []
-    for t in trials:
-        lines.append(
-            f"{t['trial']}: {_pct(_test_at_best(t))} test accuracy at its best validation "
-            f"epoch ({_best(t).get('epoch')}), {t.get('wall_time_s', 0):.0f} s in all."
-        )
-    if len(trials) == 2:
-        a, b = trials
-        if _test_at_best(a) is not None and _test_at_best(b) is not None:
-            gap = 100 * (_test_at_best(b) - _test_at_best(a))
-            lines.append(f"{b['trial']} minus {a['trial']}: {gap:+.1f} points of test accuracy.")
-    return lines
-
-
-def lengths(out: Path, trials: list[Trial]) -> list[str]:
-    """Where each cell falls below 90% test accuracy as the palindromes grow."""
-    by_cell: dict[str, dict[int, float | None]] = {}
-    for t in trials:
-        by_cell.setdefault(t["keys"]["cell"], {})[t["keys"]["input_length"]] = _test_at_best(t)
-    lines = []
-    for cell, points in by_cell.items():
-        below = [T for T in sorted(points) if (points[T] or 0) < 0.9]
-        longest_ok = [T for T in sorted(points) if (points[T] or 0) >= 0.9]
-        if not below:
-            lines.append(
-                f"{cell}: at least 90% test accuracy at every length up to T = {max(points)}."
-            )
-        else:
-            held = f"holds 90% up to T = {max(longest_ok)}, " if longest_ok else ""
-            lines.append(
-                f"{cell}: {held}falls below 90% at T = {below[0]} "
-                f"({_pct(points[below[0]])}); at T = {max(points)}: {_pct(points[max(points)])}."
-            )
-    return lines
 
 
 def rnn_grid(out: Path, trials: list[Trial]) -> list[str]:
@@ -125,6 +157,121 @@ def rnn_grid(out: Path, trials: list[Trial]) -> list[str]:
         trials,
         lambda t: (
             f"{t['keys']['cell']} with {t['keys']['optimizer']}, lr "
-            f"{t['keys']['learning_rate']:g}, {t['keys']['num_hidden']} hidden"
+            f"{float(t['keys']['learning_rate']):g}, {t['keys']['num_hidden']} hidden"
         ),
     )
+
+
+def side_by_side(out: Path, trials: list[Trial]) -> list[str]:
+    """Two models on the same data (mlp-vs-cnn): compared by the choosing split, with each
+    one's test accuracy at its chosen epoch and its time."""
+    lines = []
+    for name, group in _group(trials, config_name).items():
+        tests = summarize(_scores(group, test_at_chosen))
+        seconds = summarize([t.get("wall_time_s") for t in group if t.get("status") in SCORED])
+        if tests is not None and seconds is not None:
+            lines.append(
+                f"{name}: test accuracy {tests.text()} at its chosen epoch (chosen by "
+                f"{_chooser(group)} accuracy), {seconds.mean:.0f} s a run."
+            )
+    return lines + ranking(trials, config_name)
+
+
+def _length_summaries(trials: list[Trial]) -> dict[str, dict[int, Summary | None]]:
+    by: dict[str, dict[int, list[float]]] = {}
+    for t in trials:
+        T = int(t["keys"]["input_length"])
+        values = by.setdefault(t["keys"]["cell"], {}).setdefault(T, [])
+        values += _scores([t], test_at_chosen)
+    return {cell: {T: summarize(v) for T, v in sorted(p.items())} for cell, p in by.items()}
+
+
+def _lengths_text(Ts: list[int]) -> str:
+    return ", ".join(str(T) for T in Ts)
+
+
+def lengths(out: Path, trials: list[Trial]) -> list[str]:
+    """For each cell, where its test accuracy (at the step validation chose) is at least
+    90%, described as the curve is: all above, all below, one crossing, or up and down."""
+    lines = []
+    for cell, points in _length_summaries(trials).items():
+        measured = {T: s for T, s in points.items() if s is not None}
+        missing = [T for T, s in points.items() if s is None]
+        above = [T for T, s in measured.items() if s.mean >= THRESHOLD]
+        below = [T for T, s in measured.items() if s.mean < THRESHOLD]
+        seeds = max((s.n for s in measured.values()), default=0)
+        mean = " (means of the seeds)" if seeds > 1 else ""
+        if not measured:
+            line = f"{cell}: no finished run at any length."
+        elif not below:
+            every = _lengths_text(above)
+            line = f"{cell}: at least 90% test accuracy{mean} at every T measured ({every})."
+        elif not above:
+            best_T = max(measured, key=lambda T: measured[T].mean)
+            line = (
+                f"{cell}: below 90% test accuracy{mean} at every T measured; its best is "
+                f"{measured[best_T].text()} at T = {best_T}."
+            )
+        elif max(above) < min(below):
+            last = max(measured)
+            line = (
+                f"{cell}: at least 90% test accuracy{mean} up to T = {max(above)}, below from "
+                f"T = {min(below)} ({measured[min(below)].text()}); at T = {last}: "
+                f"{measured[last].text()}."
+            )
+        else:
+            line = (
+                f"{cell}: not monotone in T: at least 90% test accuracy{mean} at T = "
+                f"{_lengths_text(above)}, below at T = {_lengths_text(below)}."
+            )
+        if missing:
+            line += f" No result at T = {_lengths_text(missing)}."
+        lines.append(line)
+    lines.append(
+        "Test accuracy at the step the validation split chose, for each run."
+        if _chooser(trials) == "validation"
+        else "Test accuracy at the step the test split chose (these runs had no validation split)."
+    )
+    return lines + _unfinished(
+        trials, lambda t: f"{t['keys']['cell']} at T = {t['keys']['input_length']}"
+    )
+
+
+def mlp_toy(out: Path, trials: list[Trial]) -> list[str]:
+    """Parity and speed of the NumPy and PyTorch MLPs, data set by data set (final test
+    accuracy: nothing is chosen here, both run every epoch)."""
+    by = {(t["keys"]["dataset"], t["keys"]["impl"]): t for t in trials}
+    lines = []
+    for dataset in dict.fromkeys(d for d, _ in by):
+        a, b = by.get((dataset, "numpy")), by.get((dataset, "torch"))
+        if not a or not b or a.get("status") != "completed" or b.get("status") != "completed":
+            states = ", ".join(
+                f"{impl} {t.get('status') if t else 'missing'}"
+                for impl, t in (("numpy", a), ("torch", b))
+            )
+            lines.append(f"On {dataset}, no comparison: {states}.")
+            continue
+        gaps = [
+            abs(x["loss"] - y["loss"])
+            for x, y in zip(RunDir(out / a["dir"]).metrics(), RunDir(out / b["dir"]).metrics())
+            if x["loss"] is not None and y["loss"] is not None
+        ]
+        acc_a = (a.get("final") or {}).get("test", {}).get("accuracy")
+        acc_b = (b.get("final") or {}).get("test", {}).get("accuracy")
+        same = "the same" if acc_a == acc_b else "different"
+        line = (
+            f"On {dataset}, NumPy and PyTorch reach {same} final test accuracy "
+            f"({_pct(acc_a)} and {_pct(acc_b)})"
+        )
+        line += (
+            f"; their logged losses differ by at most {max(gaps):.1e}"
+            if gaps
+            else "; no logged losses to compare"
+        )
+        speed_a, speed_b = a.get("train_samples_per_s"), b.get("train_samples_per_s")
+        if speed_a and speed_b:
+            line += (
+                f", and the NumPy MLP trains {speed_a / speed_b:.1f}x as many samples per second"
+            )
+        lines.append(line + ".")
+    return lines
