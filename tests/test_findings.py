@@ -128,8 +128,7 @@ def test_lengths_all_above_all_below_and_one_crossing():
         "lstm: at least 90% test accuracy at every T measured (5, 10, 15).",
         "rnn: at least 90% test accuracy up to T = 10, below from T = 15 (30.0% (n = 1)); at "
         "T = 15: 30.0% (n = 1).",
-        "gru: below 90% test accuracy at every T measured; its best is 50.0% (n = 1) at "
-        "T = 10.",
+        "gru: below 90% test accuracy at every T measured; its best is 50.0% (n = 1) at T = 10.",
         "Test accuracy at the step the validation split chose, for each run.",
     ]
 
@@ -191,3 +190,11 @@ def test_identical_seeds_on_each_side_hold_without_a_test():
 @pytest.mark.parametrize("values", [[], [float("nan")], [None]])
 def test_summaries_of_nothing_are_none(values):
     assert summarize(values) is None
+
+
+def test_lengths_too_short_to_hold_out_are_said():
+    trials = [length("lstm", T, 1.0) for T in (2, 5)]
+    assert findings.lengths(None, trials)[1] == (
+        "At T = 2 the palindromes are too few to hold sets out: validation and test share "
+        "palindromes with training there."
+    )

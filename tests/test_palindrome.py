@@ -118,3 +118,32 @@ def test_val_size_and_empty_splits():
         palindrome_batch(10, 0, 0, 0)
     with pytest.raises(UsageError, match="data_size 0"):
         palindrome_splits(0, 5, 0.8, 0)
+
+
+@pytest.mark.parametrize("input_length", [5, 10])
+def test_held_out_palindromes_never_occur_in_a_whole_default_stream(input_length):
+    """Over the default run's every training batch (5,000 steps of 128, seed 42), no
+    validation or test palindrome ever trains: they are held out by a hash of the sequence.
+    (Before, 100% of the T = 5 and 45% of the T = 10 test palindromes also trained.)"""
+    held = {
+        row.tobytes()
+        for split in ("val", "test")
+        for row in stream_sample(1000, input_length, 42, split)[0]
+    }
+    trained = set()
+    for step in range(5000):
+        trained.update(row.tobytes() for row in palindrome_batch(128, input_length, 42, step)[0])
+    assert len(trained) > 900 and len(held) > 50
+    assert len(held & trained) == 0
+
+
+def test_a_space_too_small_to_hold_sets_out_says_so():
+    from classicnets.data.palindrome import can_hold_out, hold_out_note
+
+    assert not can_hold_out(3) and can_hold_out(4)
+    assert hold_out_note(3) == (
+        "palindromes of 4 digits are only 100: too few to give validation and test their own, "
+        "so they share palindromes with training (accuracy there measures memory of seen "
+        "sequences)"
+    )
+    assert hold_out_note(4) is None

@@ -16,6 +16,7 @@ All sampling is vectorised: no Python loop over samples.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,9 +46,61 @@ def _from_halves(halves: np.ndarray, input_length: int) -> Split:
     return np.ascontiguousarray(full[:, :input_length]), full[:, -1].astype(np.int64)
 
 
-def _random(n: int, input_length: int, rng: np.random.Generator) -> Split:
-    halves = rng.integers(0, NUM_DIGITS, size=(n, (input_length + 2) // 2), dtype=np.uint8)
-    return _from_halves(halves, input_length)
+# Streaming mode holds sets out for real: every palindrome belongs to one split, by a hash
+# of its leading digits (BUCKETS buckets: one for test, one for validation, the rest train),
+# so no validation or test palindrome ever occurs in a training batch.
+BUCKETS = 20
+SPLIT_BUCKET = {"test": 0, "val": 1}  # every other bucket trains
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # 2^64 / golden ratio: a multiplicative hash
+
+
+def bucket(halves: np.ndarray) -> np.ndarray:
+    """(N, k) leading digits -> (N,) bucket of each palindrome, 0 .. BUCKETS - 1."""
+    h = np.zeros(len(halves), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for column in halves.T.astype(np.uint64):
+            h = (h + column + np.uint64(1)) * _MIX  # wraps around 2^64, as hashes do
+    return ((h >> np.uint64(40)) % np.uint64(BUCKETS)).astype(np.int64)
+
+
+def split_of(halves: np.ndarray) -> np.ndarray:
+    """(N, k) -> (N,) "train", "val" or "test": which split each palindrome belongs to."""
+    names = np.full(BUCKETS, "train", dtype=object)
+    for split, b in SPLIT_BUCKET.items():
+        names[b] = split
+    return names[bucket(halves)]
+
+
+MIN_HELD_OUT = 25  # distinct palindromes a held-out split needs to be worth the name
+
+
+@functools.lru_cache(maxsize=64)  # a pure function of T, asked for every batch
+def can_hold_out(input_length: int) -> bool:
+    """Is the palindrome space large enough that validation and test have MIN_HELD_OUT
+    palindromes of their own? (10^k distinct ones, k = ceil((T + 1) / 2): ten at T = 1,
+    a hundred at T = 2 and 3; from T = 4 on, a thousand and more.)"""
+    k = (input_length + 2) // 2
+    if k > 6:
+        return True  # a million or more: ~50,000 in each held-out bucket
+    every = np.array(np.unravel_index(np.arange(NUM_DIGITS**k), (NUM_DIGITS,) * k)).T
+    splits = list(split_of(every))
+    return min(splits.count("val"), splits.count("test")) >= MIN_HELD_OUT
+
+
+def _random(n: int, input_length: int, rng: np.random.Generator, split: str | None = None) -> Split:
+    """n random palindromes; with `split`, only palindromes of that split (drawn until n are
+    found, so the result is a function of the generator alone)."""
+    k = (input_length + 2) // 2
+    if split is None or not can_hold_out(input_length):
+        halves = rng.integers(0, NUM_DIGITS, size=(n, k), dtype=np.uint8)
+        return _from_halves(halves, input_length)
+    wanted = 1 - len(SPLIT_BUCKET) / BUCKETS if split == "train" else 1 / BUCKETS
+    found = np.empty((0, k), np.uint8)
+    while len(found) < n:
+        draw = max(16, int(1.2 * (n - len(found)) / wanted))
+        halves = rng.integers(0, NUM_DIGITS, size=(draw, k), dtype=np.uint8)
+        found = np.concatenate([found, halves[split_of(halves) == split]])
+    return _from_halves(found[:n], input_length)
 
 
 def _check(n: int, input_length: int, name: str) -> None:
@@ -58,18 +111,32 @@ def _check(n: int, input_length: int, name: str) -> None:
 
 
 def palindrome_batch(batch_size: int, input_length: int, seed: int, step: int) -> Split:
-    """The training batch of `step` in streaming mode: the same (seed, step), the same batch."""
+    """The training batch of `step` in streaming mode: the same (seed, step), the same batch;
+    only training palindromes (never one of the held-out splits)."""
     _check(batch_size, input_length, "batch_size")
-    return _random(batch_size, input_length, rng(seed, Stream.PALINDROME_BATCH, step))
+    stream = rng(seed, Stream.PALINDROME_BATCH, step)
+    return _random(batch_size, input_length, stream, "train")
 
 
 def stream_sample(n: int, input_length: int, seed: int, split: str) -> Split:
-    """n palindromes from the stream of `split`: "val" and "test" are the held-out sets,
-    "train" a fixed sample of the training distribution (its own stream, not a batch)."""
+    """n palindromes from the stream of `split`: "val" and "test" are the held-out sets (of
+    palindromes that never train), "train" a fixed sample of the training distribution (its
+    own stream, not a batch)."""
     if split not in _SAMPLES:
         raise UsageError(f"split {split!r}: expected one of {', '.join(_SAMPLES)}")
     _check(n, input_length, "eval_size")
-    return _random(n, input_length, rng(seed, _SAMPLES[split]))
+    return _random(n, input_length, rng(seed, _SAMPLES[split]), split)
+
+
+def hold_out_note(input_length: int) -> str | None:
+    """One line when streaming at this length cannot hold sets out, else None."""
+    if can_hold_out(input_length):
+        return None
+    return (
+        f"palindromes of {input_length + 1} digits are only {num_distinct(input_length):,}: "
+        "too few to give validation and test their own, so they share palindromes with "
+        "training (accuracy there measures memory of seen sequences)"
+    )
 
 
 def held_out(n: int, input_length: int, seed: int, split: str) -> Split:

@@ -191,7 +191,7 @@ class PalindromeSource:
             self.note = data.note
             self.fixed = {split: getattr(data, split) for split in self.splits}
         else:
-            self.note = None
+            self.note = palindrome.hold_out_note(input_length)
             self.fixed = {
                 split: palindrome.stream_sample(eval_size, input_length, seed, split)
                 for split in self.splits

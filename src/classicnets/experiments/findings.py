@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from classicnets.data import palindrome
 from classicnets.records import RunDir, choosing_split, chosen, test_at_chosen
 from classicnets.stats import Summary, compare, summarize
 
@@ -227,6 +228,19 @@ def lengths(out: Path, trials: list[Trial]) -> list[str]:
         if missing:
             line += f" No result at T = {_lengths_text(missing)}."
         lines.append(line)
+    shared = sorted(
+        {
+            int(t["keys"]["input_length"])
+            for t in trials
+            if not int(t["keys"].get("data_size", 0) or 0)
+            and not palindrome.can_hold_out(int(t["keys"]["input_length"]))
+        }
+    )
+    if shared:
+        lines.append(
+            f"At T = {_lengths_text(shared)} the palindromes are too few to hold sets out: "
+            "validation and test share palindromes with training there."
+        )
     lines.append(
         "Test accuracy at the step the validation split chose, for each run."
         if _chooser(trials) == "validation"
