@@ -47,7 +47,8 @@ def test_explicit_equals_fused_forward_and_every_gradient(cell, dtype):
         want = logits_and_grads(fused, X, y)
         for with_states in (False, True):  # the training path, and the step-by-step one
             got = logits_and_grads(explicit, X, y, with_states)
-            for name, a, b in zip(["logits", "X", "W_hx", "W_hh", "b_hx", "b_hh"], got, want):
+            names = ["logits", "X", "W_hx", "W_hh", "b_hx", "b_hh", "W_ph", "b_p"]
+            for name, a, b in zip(names, got, want, strict=True):  # the head's too
                 torch.testing.assert_close(
                     a, b, rtol=tol, atol=tol, msg=f"{name} {(B, T, F_, H)} {with_states}"
                 )
