@@ -100,6 +100,7 @@ EXPERIMENT = Experiment(
     figures=figures,
     analyze=analyze,
     threads=1,  # tiny sequential ops: one thread is fastest (spec.Experiment.threads)
+    data_parallel=True,  # a ClassifierLearner: every rank draws the same batch, shards it
 )
 
 
