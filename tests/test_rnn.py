@@ -115,8 +115,8 @@ def test_each_init_does_what_it_says(cell, impl):
                 assert abs(block.std().item() * H**0.5 - 1) < 0.1
         assert not b_hh.any() and not model.head.bias.any()
         forget = torch.zeros_like(b_hx)
-        if cell == "lstm":
-            forget[H : 2 * H] = 1.0  # the forget gate, torch's order i, f, g, o
+        if cell in ("lstm", "gru"):  # lstm's forget gate (i, f, g, o), gru's update gate (r, z, n)
+            forget[H : 2 * H] = 1.0
         assert torch.equal(b_hx, forget)
 
 

@@ -210,7 +210,11 @@ def init_weights(model: RNNClassifier, init: str = "normal") -> None:
     comparison isolates the init. (Le et al. pair the identity with ReLU, which makes
     h_t = h_t-1 + W_hx x_t exactly at the start; with tanh it holds while |h| is small.)
     Biases zero, except the LSTM forget gate's b_hx = 1 (Gers et al. 2000; Jozefowicz et al.
-    2015): the cell starts out remembering rather than forgetting.
+    2015) and its counterpart in the GRU, the update gate's b_hx = 1: h_t = (1 - z) n + z h_t-1,
+    so z starts near 0.73 instead of 0.5 and the cell starts out remembering rather than
+    forgetting. Measured at T = 30 with the default budget (5,000 steps): the GRU stayed at
+    chance (0.090 test accuracy at the best validation step) with a zero bias and reaches
+    0.999 with it (seed 42; README).
     """
     W_hx, W_hh, b_hx, b_hh = model.recurrent_weights()
     H = W_hh.shape[1]
@@ -225,6 +229,8 @@ def init_weights(model: RNNClassifier, init: str = "normal") -> None:
         b.zero_()
     if model.cell == "lstm":
         b_hx[H : 2 * H] = 1.0  # forget gate (torch's order i, f, g, o)
+    if model.cell == "gru":
+        b_hx[H : 2 * H] = 1.0  # update gate z (torch's order r, z, n)
 
 
 @torch.no_grad()
