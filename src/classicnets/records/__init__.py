@@ -1,4 +1,5 @@
-"""The run record: run directories, their files written atomically, and reading a result.
+"""The run record: run directories, their files written atomically and checked against
+their schemas when read, and reading a result.
 
 Importable without torch (plots and the report read JSON only); RunDir's checkpoint and
 TensorBoard methods import it when they are called.
@@ -20,22 +21,44 @@ from classicnets.records.results import (
     test_at_chosen,
 )
 from classicnets.records.rundir import CHECKPOINT, CONFIG, METRICS, SUMMARY, RunDir
+from classicnets.records.schema import (
+    SPLITS,
+    STATUSES,
+    SWEEP,
+    check_config,
+    check_metrics_row,
+    check_summary,
+    check_sweep,
+    damaged,
+    described,
+    read_sweep,
+)
 
 __all__ = [
     "CHECKPOINT",
     "CONFIG",
     "DISK_FULL",
     "METRICS",
+    "SPLITS",
+    "STATUSES",
     "SUMMARY",
+    "SWEEP",
     "RunDir",
     "atomic_write",
+    "check_config",
+    "check_metrics_row",
+    "check_summary",
+    "check_sweep",
     "choosing_split",
     "chosen",
     "chosen_accuracy",
+    "damaged",
+    "described",
     "describe",
     "finite_or_none",
     "parse_jsonl",
     "read_json",
+    "read_sweep",
     "test_at_chosen",
     "write_json",
 ]

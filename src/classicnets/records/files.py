@@ -16,8 +16,9 @@ import errno
 import json
 import math
 import os
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from classicnets.errors import UsageError, one_line
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)  # no space left; over the user's quota
 TEMPORARY = ".*.tmp"  # what atomic_write writes before the rename (a kill can leave one)
+DAMAGED = "the run record is damaged: run it again into a new --out"  # the fix, said once
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -90,36 +92,64 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def read_record(path: Path) -> bytes:
+    """A record file's bytes. Only a regular file is read (a FIFO or a device named like a
+    record would block or never end: opened without blocking, then refused); a file that
+    cannot be read at all is one line, not a traceback."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        raise UsageError(
+            f"{path}: cannot be read ({error.strerror or type(error).__name__}); check it is "
+            "a run record you may read"
+        ) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UsageError(f"{path}: not a regular file; {DAMAGED}")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            return f.read()
+        except OSError as error:
+            raise UsageError(
+                f"{path}: cannot be read ({error.strerror or type(error).__name__}); {DAMAGED}"
+            ) from None
+
+
+def _loads(text: bytes | str) -> Any:
+    try:
+        return json.loads(text)
+    except RecursionError:  # nested deeper than the parser goes: not something we wrote
+        raise ValueError("nested too deeply") from None
+
+
 def read_json(path: Path) -> Any:
     try:
-        return json.loads(Path(path).read_text())
+        return _loads(read_record(path))
     except ValueError as error:  # written atomically by us: damaged by something else
-        raise UsageError(
-            f"{path}: not valid JSON ({one_line(error)}); the run record is damaged: run it "
-            "again into a new --out"
-        ) from None
+        raise UsageError(f"{path}: not valid JSON ({one_line(error)}); {DAMAGED}") from None
 
 
-def parse_jsonl(path: Path) -> list[dict[str, Any]]:
-    """The rows of a JSON-lines file that a writer finished.
+def parse_jsonl(
+    path: Path, check: Callable[[dict[str, Any], int], Any] | None = None
+) -> list[dict[str, Any]]:
+    """The rows of a JSON-lines file that a writer finished; check(row, line number) each.
 
     A last line without its newline is a row a kill (or a power cut) cut short: not a row,
     and dropped. Any other line that is not a JSON object means the file was damaged by
     something else, and is an error rather than a silently shorter record.
     """
-    lines = path.read_bytes().split(b"\n")
+    lines = read_record(path).split(b"\n")
     rows = []
     for number, line in enumerate(lines[:-1], 1):  # lines[-1]: b"" or the cut-short row
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = _loads(line)
         except ValueError:
             row = None
         if not isinstance(row, dict):
-            raise UsageError(
-                f"{path}: line {number} is not a JSON object; the run record is damaged: run "
-                "it again into a new --out"
-            )
+            raise UsageError(f"{path}: line {number} is not a JSON object; {DAMAGED}")
+        if check is not None:
+            check(row, number)
         rows.append(row)
     return rows

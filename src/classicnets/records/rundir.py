@@ -7,6 +7,9 @@ RUN_DIR/tb/             TensorBoard events: train/loss, train/accuracy, test/los
 RUN_DIR/checkpoint.pt   latest learner and loop state, for --resume
 RUN_DIR/figures/        this run's pictures
 
+Every read of config, summary and metrics checks the file against its schema (schema.py):
+a file that does not hold what we write is one UsageError naming the file and the field.
+
 A run without summary.json is unfinished (running, or killed and resumable); its checkpoint
 says where it got to. Reading config, summary and metrics needs no torch: the checkpoint
 and TensorBoard methods import it when called.
@@ -20,6 +23,7 @@ import json
 import os
 import re
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ from classicnets.records.files import (
     read_json,
     write_json,
 )
+from classicnets.records.schema import check_config, check_metrics_row, check_summary
 
 CONFIG, METRICS, SUMMARY, CHECKPOINT = (
     "config.json",
@@ -98,7 +103,8 @@ class RunDir:
         write_json(self.file(CONFIG), config)
 
     def config(self) -> dict[str, Any]:
-        return read_json(self.file(CONFIG))
+        path = self.file(CONFIG)
+        return check_config(read_json(path), path)
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         """Write summary.json. One that records a failure or an interruption is written if it
@@ -112,7 +118,7 @@ class RunDir:
 
     def summary(self) -> dict[str, Any] | None:
         path = self.file(SUMMARY)
-        return read_json(path) if path.is_file() else None
+        return check_summary(read_json(path), path) if path.is_file() else None
 
     # --- metrics ---
     def append_metrics(self, rows: list[dict[str, Any]]) -> None:
@@ -140,7 +146,9 @@ class RunDir:
 
     def metrics(self) -> list[dict[str, Any]]:
         path = self.file(METRICS)
-        return parse_jsonl(path) if path.is_file() else []
+        if not path.is_file():
+            return []
+        return parse_jsonl(path, lambda row, line: check_metrics_row(row, path, line))
 
     def truncate_metrics(self, last_step: int) -> None:
         """Make the record agree with the checkpoint at `last_step`, for a resume: drop the
@@ -175,7 +183,11 @@ class RunDir:
 
         path = self.file(CHECKPOINT)
         try:
-            return torch.load(path, map_location="cpu", weights_only=True)
+            # torch warns before it refuses some files (a pickle protocol it did not write):
+            # our one line says what is wrong, and a warning above it is noise
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return torch.load(path, map_location="cpu", weights_only=True)
         except Exception as error:  # cut short, damaged or foreign: many failures, one meaning
             # torch's messages run to paragraphs (and advise weights_only=False): the error's
             # type is enough to tell what went wrong

@@ -5,6 +5,10 @@ declares its own section (experiments/spec.py, ReportSection). Each shows the fi
 study already drew (embedded as data: URIs, so the file needs no network and no other file),
 its table, the exact configuration and the command that reproduces it, and what the numbers
 show (the section's findings). A study with no runs says which command makes them.
+
+A figure or table is read only where it is a regular file inside its sweep directory,
+reached through no link: any other is left out, its caption saying why. The records
+themselves are read through their schemas (collect.py): a damaged one refuses the report.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ import base64
 import csv
 import html
 import io
+import os
 import shlex
+import stat
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,18 +28,53 @@ from typing import Any
 from classicnets import __version__
 from classicnets.experiments import reported
 from classicnets.experiments.spec import ReportSection, Sweep
-from classicnets.records import atomic_write
+from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
 from classicnets.report.collect import Found, collect
 from classicnets.report.template import render
 
-
-def _image(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+PNG = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG file
 
 
-def _table(path: Path) -> str:
-    """A table.csv as an HTML table (numbers rounded as in table.md)."""
-    rows = list(csv.reader(io.StringIO(path.read_text())))
+def _inside(path: Path, sweep: Path) -> bytes | str:
+    """The bytes of a file the sweep drew, or why they are not read: a figure is embedded
+    only if it is a regular file inside the sweep directory, reached through no link (a
+    link, or a folder that leads out, could make the page carry any file of the machine)."""
+    if path.is_symlink():
+        return "it is a link"
+    real, top = os.path.realpath(path), os.path.realpath(sweep)
+    if os.path.commonpath([real, top]) != top:
+        return "it lies outside the sweep directory"
+    try:  # no link followed, no FIFO waited on, even if the file changed since the check
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as error:
+        return f"it cannot be read ({error.strerror})"
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        return "it is not a regular file"
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
+
+
+def _figure(path: Path, sweep: Path, caption: str) -> tuple[str, str]:
+    """(data URI, caption) for the page; ("", caption saying why) for a figure not shown."""
+    data = _inside(path, sweep)
+    if isinstance(data, bytes) and not data.startswith(PNG):
+        data = "it is not a PNG image"
+    if isinstance(data, str):
+        return "", f"{caption} (figure not shown: {data})"
+    return "data:image/png;base64," + base64.b64encode(data).decode(), caption
+
+
+def _table(path: Path, sweep: Path) -> str:
+    """A table.csv as an HTML table (numbers rounded as in table.md); read as a figure is."""
+    data = _inside(path, sweep)
+    if isinstance(data, bytes):
+        try:
+            rows = list(csv.reader(io.StringIO(data.decode())))
+        except (UnicodeDecodeError, csv.Error):
+            data = "it is not CSV text"
+    if isinstance(data, str):
+        return f'<p class="muted">{html.escape(path.name)} not shown: {html.escape(data)}</p>'
     if not rows:
         return ""
 
@@ -69,7 +110,7 @@ class Section:
     command: str
     anchor: str
     present: bool
-    figures: list[tuple[str, str]] = field(default_factory=list)  # (data URI, caption)
+    figures: list[tuple[str, str]] = field(default_factory=list)  # (data URI or "", caption)
     table: str = ""
     findings: list[str] = field(default_factory=list)
     config: str = ""
@@ -85,8 +126,8 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
     figures = []
     for name, caption in study.figures:
         path = out / "figures" / name if "/" not in name else out / name
-        if path.is_file():
-            figures.append((_image(path), caption))
+        if os.path.lexists(path):  # absent: not drawn (a trial unfinished): nothing to say
+            figures.append(_figure(path, out, caption))
     table = out / "figures" / "table.csv"
     keys = {k: v for k, v in trials[0]["keys"].items()} if trials else {}
     varying = {k for t in trials for k, v in t["keys"].items() if v != keys.get(k)}
@@ -101,7 +142,7 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
         anchor=sweep.name,
         present=True,
         figures=figures,
-        table=_table(table) if table.is_file() else "",
+        table=_table(table, out) if os.path.lexists(table) else "",
         findings=study.findings(out, trials),
         config=f"Fixed in every trial: {config}."
         + (f" Varied: {', '.join(sorted(varying))}." if varying else ""),
@@ -112,8 +153,15 @@ def build_report(roots: list[Path], out: Path) -> Path:
     """Write the report for the runs under `roots` to `out`; returns `out`."""
     found = collect(roots)
     sections = [section(sweep, study, found) for sweep, study in reported()]
-    single = [
-        (experiment, str(run), summary.get("status"), summary.get("best", {}))
+    single = [  # every run, with or without a validation split: the split that chose says
+        (
+            experiment,
+            str(run),
+            summary["status"],
+            choosing_split(summary["best"]) if summary["best"] else None,
+            chosen_accuracy(summary),
+            test_at_chosen(summary),
+        )
         for experiment, runs in sorted(found.runs.items())
         for run, _, summary in runs
     ]

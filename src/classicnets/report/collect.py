@@ -1,14 +1,28 @@
 """Finding what a report is made of: sweep directories (sweep.json) and single runs
-(config.json and summary.json outside any sweep), under the directories given."""
+(config.json and summary.json outside any sweep), under the directories given.
+
+Every record is read through its schema (records/schema.py), and a trial's keys are checked
+against its experiment's keys here (their types and checks: the report's sentences do
+arithmetic on them). A damaged record refuses the whole report: one line naming the file
+and the field, exit 2, and no report written. A report that left a run out without saying
+so would be wrong where it looks right; one that printed notes for every skipped record
+would bury the one that matters. Run the damaged run again (or move it out of the
+directories given) and report again. A run without summary.json is unfinished, not
+damaged: it is left out, as a summary.json with no config.json beside it is.
+"""
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import os
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from classicnets.records import CONFIG, SUMMARY
+from classicnets import config
+from classicnets.experiments import EXPERIMENTS
+from classicnets.records import CONFIG, SUMMARY, SWEEP, RunDir, damaged, described, read_sweep
 
 
 @dataclass
@@ -19,29 +33,70 @@ class Found:
     )  # experiment -> [(dir, config, summary)]
 
 
-def _read(path: Path) -> Any | None:
+def _expected(tp: Any) -> tuple[Any, str]:
+    """A key's type as a test of a JSON value, and what the message says it expects."""
+    if typing.get_origin(tp) is Literal:
+        choices = typing.get_args(tp)
+        return (lambda v: v in choices and isinstance(v, str)), "one of " + ", ".join(choices)
+    if typing.get_origin(tp) is tuple:
+        item, what = _expected(typing.get_args(tp)[0])
+        return (lambda v: isinstance(v, list) and all(item(x) for x in v)), f"a list of {what}s"
+    if tp is bool:
+        return (lambda v: isinstance(v, bool)), "true or false"
+    if tp is int:
+        return (lambda v: isinstance(v, int) and not isinstance(v, bool)), "an integer"
+    if tp is float:
+        return (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)), "a number"
+    return (lambda v: isinstance(v, str)), "a string"
+
+
+def check_keys(path: Path, where: str, experiment: str, keys: dict[str, Any]) -> None:
+    """A trial's keys as its experiment declares them (config.define): each key's type,
+    then its own check. Keys the experiment does not have are let through."""
+    if experiment not in EXPERIMENTS:
+        known = ", ".join(EXPERIMENTS)
+        raise damaged(path, f"{where}.experiment", f"is {experiment!r}, expected one of {known}")
+    cls = EXPERIMENTS[experiment].config
+    types = config.field_types(cls)
+    for f in dataclasses.fields(cls):
+        if f.name not in keys:
+            continue
+        value, (fits, what) = keys[f.name], _expected(types[f.name])
+        at = f"{where}.keys.{f.name}"
+        if not fits(value):
+            raise damaged(path, at, f"is {described(value)}, expected {what}")
+        check = f.metadata.get("check")
+        problem = check(tuple(value) if isinstance(value, list) else value) if check else None
+        if problem:
+            raise damaged(path, at, f"is {described(value)}: {problem}")
+
+
+def _mtime(path: Path) -> float:
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None  # unreadable or half-written: not part of the report
+        return os.stat(path).st_mtime
+    except OSError:
+        return 0.0
 
 
 def collect(roots: list[Path]) -> Found:
     """Every finished sweep (the newest of each name) and every single run under `roots`."""
     found = Found()
     for root in roots:
-        sweep_files = sorted(root.rglob("sweep.json"), key=lambda p: p.stat().st_mtime)
+        sweeps = []
+        for path in root.rglob(SWEEP):
+            record = read_sweep(path)
+            for i, trial in enumerate(record["trials"]):
+                check_keys(path, f"trials[{i}]", trial["experiment"], trial["keys"])
+            sweeps.append((_mtime(path), path, record))
         sweep_dirs = set()
-        for path in sweep_files:
-            record = _read(path)
-            if isinstance(record, dict) and "sweep" in record and "trials" in record:
-                found.sweeps[record["sweep"]] = (path.parent, record)
-                sweep_dirs.add(path.parent)
+        for _, path, record in sorted(sweeps, key=lambda s: s[0]):
+            found.sweeps[record["sweep"]] = (path.parent, record)
+            sweep_dirs.add(path.parent)
         for path in sorted(root.rglob(SUMMARY)):
-            run = path.parent
-            if run.parent in sweep_dirs or not (run / CONFIG).is_file():
+            run = RunDir(path.parent)
+            if run.path.parent in sweep_dirs or not run.file(CONFIG).is_file():
                 continue
-            cfg, summary = _read(run / CONFIG), _read(path)
-            if isinstance(cfg, dict) and isinstance(summary, dict) and "experiment" in cfg:
-                found.runs.setdefault(cfg["experiment"], []).append((run, cfg, summary))
+            cfg, summary = run.config(), run.summary()
+            if summary is not None:  # gone since the search: finished by nobody
+                found.runs.setdefault(cfg["experiment"], []).append((run.path, cfg, summary))
     return found

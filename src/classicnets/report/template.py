@@ -42,7 +42,8 @@ split and the test accuracy is reported at that point.</p>
 <div class="findings"><p><b>What the numbers show.</b></p>
 <ul>{% for line in s.findings %}<li>{{ line }}</li>{% endfor %}</ul></div>
 {% for uri, caption in s.figures %}
-<figure><img src="{{ uri }}" alt="{{ caption }}"><figcaption>{{ caption }}</figcaption></figure>
+<figure>{% if uri %}<img src="{{ uri }}" alt="{{ caption }}">{% endif %}
+<figcaption>{{ caption }}</figcaption></figure>
 {% endfor %}
 {{ s.table | safe }}
 <p class="muted">{{ s.config }}</p>
@@ -55,12 +56,13 @@ split and the test accuracy is reported at that point.</p>
 {% endfor %}
 {% if single_runs %}
 <section id="single-runs"><h2>Single runs</h2>
-<table><thead><tr><th>experiment</th><th>run</th><th>status</th>
-<th>best val accuracy</th><th>test accuracy there</th></tr></thead><tbody>
-{% for experiment, run, status, best in single_runs %}
+<table><thead><tr><th>experiment</th><th>run</th><th>status</th><th>chosen by</th>
+<th>its accuracy there</th><th>test accuracy there</th></tr></thead><tbody>
+{% for experiment, run, status, chooser, accuracy, test in single_runs %}
 <tr><td>{{ experiment }}</td><td>{{ run }}</td><td>{{ status }}</td>
-<td>{{ "%.4f" | format(best.val.accuracy) if best.val else "—" }}</td>
-<td>{{ "%.4f" | format(best.test.accuracy) if best.test else "—" }}</td></tr>
+<td>{{ chooser or "—" }}</td>
+<td>{{ "%.4f" | format(accuracy) if accuracy is not none else "—" }}</td>
+<td>{{ "%.4f" | format(test) if test is not none else "—" }}</td></tr>
 {% endfor %}</tbody></table></section>
 {% endif %}
 </body>
