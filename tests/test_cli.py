@@ -136,3 +136,73 @@ def test_every_experiment_and_sweep_prints_its_help(cli):
                 cli(command, name, "--help")
             out = cli.capsys.readouterr().out
             assert done.value.code == 0 and "--seed" in out, (command, name)
+
+
+# --- hostile --out: links to nowhere, names no message could show, another experiment's run
+@pytest.mark.parametrize("command", ["train", "sweep"])
+@pytest.mark.parametrize("under", [False, True], ids=["itself", "a-parent"])
+def test_an_out_that_is_a_link_to_nowhere_is_refused(cli, command, under):
+    (cli.cwd / "gone").symlink_to(cli.cwd / "missing")
+    out = "gone/run" if under else "gone"
+    name = "mlp-toy" if command == "train" else "mlp-toy-compare"
+    code, printed, err = cli(command, name, "--epochs", "1", "--quiet", "--out", out)
+    where = f"--out '{out}': '{cli.cwd / 'gone'}' is" if under else "--out 'gone' is"
+    assert code == 2 and printed == ""
+    assert err == (
+        f"classicnets: error: {where} a symbolic link to '{cli.cwd / 'missing'}', which does "
+        f"not exist; create '{cli.cwd / 'missing'}', or choose another --out\n"
+    )
+    assert [p.name for p in files_under(cli.cwd)] == ["gone"]
+
+
+def test_an_out_that_is_a_link_loop_is_refused(cli):
+    (cli.cwd / "loop").symlink_to("loop")
+    code, _, err = cli("train", "mlp-toy", "--epochs", "1", "--quiet", "--out", "loop")
+    assert code == 2 and err.count("\n") == 1
+    assert "'loop' is a symbolic link to 'loop', which loops back on itself" in err
+
+
+def test_an_out_that_is_a_link_to_a_directory_is_followed(cli):
+    (cli.cwd / "real").mkdir()
+    (cli.cwd / "link").symlink_to(cli.cwd / "real")
+    code, _, err = cli("train", "mlp-toy", "--epochs", "1", "--quiet", "--out", "link")
+    assert code == 0, err
+    assert (cli.cwd / "real" / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("bad", ["\n", "\t", "\x1b", "\r", "\x7f", "\u202e", "\u2028"])
+@pytest.mark.parametrize(
+    "argv", [["train", "mlp-toy"], ["sweep", "mlp-toy-compare"], ["report"], ["run"]]
+)
+def test_an_out_whose_name_holds_a_control_character_is_refused(cli, bad, argv):
+    out = f"runs/a{bad}b" + (".html" if argv == ["report"] else "")
+    code, printed, err = cli(*argv, "--out", out)
+    assert code == 2 and printed == ""
+    assert err == (
+        f"classicnets: error: --out {ascii(out)}: the name holds the control character "
+        f"{ascii(bad)}; choose a name of printable characters\n"
+    )
+    assert files_under(cli.cwd) == []
+
+
+def test_resume_into_another_experiments_run_names_the_experiment(cli):
+    keys = ["--epochs", "1", "--eval_freq", "1", "--n_samples", "40", "--quiet"]
+    assert cli("train", "mlp-toy", *keys, "--out", "toy")[0] == 0
+    before = {p: p.read_bytes() for p in files_under(cli.cwd / "toy") if p.is_file()}
+    code, _, err = cli("train", "cnn", "--dataset", "digits", "--out", "toy", "--resume")
+    assert code == 2
+    assert err == (
+        "classicnets: error: --resume: 'toy' is a mlp-toy run, not cnn; continue it with "
+        "classicnets train mlp-toy --resume, or choose another --out\n"
+    )
+    assert {p: p.read_bytes() for p in files_under(cli.cwd / "toy") if p.is_file()} == before
+
+
+@pytest.mark.parametrize("workers", ["0", "-3"])
+def test_workers_below_1_are_refused_before_the_plan_is_printed(cli, workers):
+    code, printed, err = cli("sweep", "mlp-toy-compare", "--workers", workers, "--out", "s")
+    assert code == 2 and printed == ""  # no "sweep mlp-toy-compare: 6 runs ..." first
+    assert err == (
+        f"classicnets: error: --workers {workers}: expected 1 or more worker processes\n"
+    )
+    assert files_under(cli.cwd) == []

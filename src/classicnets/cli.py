@@ -26,7 +26,7 @@ from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS
 from classicnets.records import describe
 from classicnets.runner import run as runner
-from classicnets.runner.outdir import check_writable
+from classicnets.runner.outdir import check_name, check_writable
 from classicnets.runner.sweep import run_sweep
 from classicnets.train import distributed
 
@@ -198,8 +198,10 @@ def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Names
     sweep = SWEEPS[name]
     search = getattr(args, "search", 0)
     size = f"{search} trials drawn by TPE" if search else f"{len(sweep.trials)} runs"
-    workers = f" on {args.workers} workers" if args.workers > 1 else ""
-    _say(f"sweep {name}: {size} into {out}/{workers}")
+
+    def started(workers: int) -> None:  # once every input is checked: refusals come first
+        _say(f"sweep {name}: {size} into {out}/{f' on {workers} workers' if workers > 1 else ''}")
+
     record = run_sweep(
         sweep,
         overrides,
@@ -209,10 +211,17 @@ def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Names
         workers=args.workers,
         storage=args.storage,
         search=search,
+        started=started,
     )
     statuses = [t["status"] for t in record["trials"]]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
-    _say(f"{len(statuses)} trials: {counts}; {record['wall_time_s']:.1f} s")
+    took = f"{record['wall_time_s']:.1f} s"
+    if record["complete"]:
+        _say(f"{len(statuses)} trials: {counts}; {took}")
+    else:  # never "4 trials: 4 completed" for a sweep of 6
+        finished = sum(s in runner.FINISHED for s in statuses)
+        counts = f" ({counts})" if counts else ""
+        _say(f"{finished} of {record['planned']} trials finished{counts}; {took}")
     _say(f"records: {out}/sweep.json and {out}/TRIAL/; figures: {out}/figures/")
 
 
@@ -297,8 +306,10 @@ def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output this process cannot write, before any data is read or anything
     trained: a run that cannot record itself is better not started."""
     if args.command in ("train", "sweep", "run"):  # their default outputs are under runs/
+        check_name(args.out or Path("runs"))
         check_writable(args.out or Path("runs"))
     elif args.command == "report":
+        check_name(args.out)
         check_writable(args.out, is_file=True)
     elif args.command == "analyze" and args.run_dir.is_dir():  # else: cmd_analyze says why
         check_writable(args.run_dir / "figures", "RUN_DIR/figures")

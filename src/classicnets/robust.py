@@ -1,18 +1,23 @@
-"""Failure handling, in one place: signals that end a run as Ctrl-C does, a full disk found
-behind whatever error a library wrapped it in, and the thread hook that keeps a second
-report of it quiet. The CLI installs these; workers use the same signal handler."""
+"""Failure handling, in one place: signals that end a run as Ctrl-C does, a worker that ends
+with the process that started it, a full disk found behind whatever error a library wrapped
+it in, and the thread hook that keeps a second report of it quiet. The CLI installs these;
+workers use the same signal handler."""
 
 from __future__ import annotations
 
 import errno
 import os
+import select
 import signal
 import sqlite3
+import sys
 import threading
+import time
 from pathlib import Path
 
 from classicnets.errors import shown
 from classicnets.records import CHECKPOINT, DISK_FULL
+from classicnets.records.lock import alive
 
 
 def interrupt(signum: int, frame: object) -> None:
@@ -25,6 +30,51 @@ def stop_on_sigterm() -> None:
     "interrupted" and --resume continues from the last checkpoint."""
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, interrupt)
+
+
+def end_with(pid: int) -> None:
+    """End this process as SIGTERM does (its run: interrupted, resumable) when process `pid`
+    ends, however it ends: a SIGKILL leaves `pid` no handler to stop us with. For a sweep's
+    workers. Their parent is multiprocessing's forkserver, which would exit when the sweep
+    does, but does not while a worker lives: each worker holds a copy of the sweep's end of
+    the "alive" pipe whose closing would tell it. So a thread watches the sweep itself: a
+    pidfd that becomes readable when it ends (Linux 5.3+), else a look each second. On Linux
+    the kernel also sends SIGTERM if the forkserver dies first (PR_SET_PDEATHSIG).
+    """
+    _signal_at_parents_death(signal.SIGTERM)
+    threading.Thread(target=_watch, args=(pid,), name="end-with", daemon=True).start()
+
+
+def _watch(pid: int) -> None:
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:  # gone before we looked
+        fd = -1
+    except (AttributeError, OSError):  # not Linux, or a kernel without pidfds
+        fd = None
+    if fd is not None and fd >= 0:
+        waiting = select.poll()
+        waiting.register(fd, select.POLLIN)
+        waiting.poll()  # readable once it has ended (a zombie, or reaped)
+    elif fd is None:
+        parent = os.getppid()
+        while alive(pid) and os.getppid() == parent:
+            time.sleep(1.0)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _signal_at_parents_death(signum: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        args = (signum, 0, 0, 0)  # unsigned longs to the kernel: passed as such, not as ints
+        return libc.prctl(PR_SET_PDEATHSIG, *(ctypes.c_ulong(a) for a in args)) == 0
+    except (OSError, AttributeError):  # no libc to load, or no prctl in it
+        return False
 
 
 def disk_full(error: BaseException) -> OSError | None:

@@ -20,7 +20,7 @@ from classicnets.records.results import (
     describe,
     test_at_chosen,
 )
-from classicnets.records.rundir import CHECKPOINT, CONFIG, METRICS, SUMMARY, RunDir
+from classicnets.records.rundir import CHECKPOINT, CONFIG, FINISHED, METRICS, SUMMARY, RunDir
 from classicnets.records.schema import (
     SPLITS,
     STATUSES,
@@ -42,6 +42,7 @@ __all__ = [
     "SPLITS",
     "STATUSES",
     "SUMMARY",
+    "FINISHED",
     "SWEEP",
     "RunDir",
     "atomic_write",

@@ -85,6 +85,9 @@ def _after_earlier_events(tb: Path) -> None:
             time.sleep(delay)
 
 
+FINISHED = ("completed", "diverged", "early_stopped")  # statuses a resume leaves alone
+
+
 class RunDir:
     """Reads and writes one run's files."""
 

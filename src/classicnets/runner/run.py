@@ -5,29 +5,41 @@ Everything that can be wrong with the input is checked before the directory is m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from classicnets import config
-from classicnets.errors import UsageError
+from classicnets.errors import UsageError, shown
 from classicnets.experiments import EXPERIMENTS, Experiment
 from classicnets.experiments.spec import Built
-from classicnets.records import CHECKPOINT, CONFIG, RunDir
+from classicnets.records import CHECKPOINT, CONFIG, FINISHED, RunDir
+from classicnets.records.lock import LOCK, Held, hold
 from classicnets.runner.devices import cpu_cores, cpu_threads, resolve_device, versions
-from classicnets.runner.outdir import check_out_dir
+from classicnets.runner.outdir import check_out_contents, check_out_path
 from classicnets.train import distributed
 from classicnets.train.distributed import Ranks
 from classicnets.train.loop import train
 
-FINISHED = ("completed", "diverged", "early_stopped")  # statuses a resume leaves alone
 
-
-def check_same_keys(run: RunDir, keys: dict[str, Any], what: str) -> None:
-    """Refuse to continue `run` with keys other than those it was started with."""
+def check_same_keys(run: RunDir, experiment: str, keys: dict[str, Any], what: str) -> None:
+    """Refuse to continue `run` as another experiment, or with keys other than those it was
+    started with. Its config.json is checked as flags are first: a tampered value is one
+    line naming the file and the key, not a difference to explain."""
     saved = run.config()
+    was = saved.get("experiment", experiment) if isinstance(saved, dict) else None
+    if was != experiment:
+        name = shown(str(was))
+        raise UsageError(
+            f"{what} '{run.path}' is a {name} run, not {experiment}; continue it with "
+            f"classicnets train {name} --resume, or choose another --out"
+        )
+    if experiment in EXPERIMENTS:
+        config.from_dict(EXPERIMENTS[experiment].config, saved, str(run.file(CONFIG)))
     differing = [k for k, v in keys.items() if saved.get(k) != v]
     if differing:
         k = differing[0]
@@ -35,6 +47,35 @@ def check_same_keys(run: RunDir, keys: dict[str, Any], what: str) -> None:
             f"{what} '{run.path}' was run with --{k} {saved.get(k)!r}, not {keys[k]!r}; "
             "use the same keys to resume it, or choose another --out"
         )
+
+
+@contextmanager
+def writing(out: Path, lead: bool = True) -> Iterator[None]:
+    """Within: this process is the one writer of run directory `out` (RUN_DIR/.lock), from
+    before anything is read until the last figure; another refused in one line. Under
+    torchrun rank 0 (lead) holds it for every rank. A directory made for the lock is removed
+    again when the run is refused before it wrote anything (nothing half-written)."""
+    if not lead:
+        yield
+        return
+    made = [p for p in (out, *out.parents) if not os.path.lexists(p)]
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        with ExitStack() as held:
+            try:
+                held.enter_context(hold(out / LOCK))
+            except Held as other:
+                raise UsageError(
+                    f"--out '{out}' is being written by another classicnets process "
+                    f"({other.holder}); wait for it to finish, or choose another --out"
+                ) from None
+            yield
+    finally:
+        for folder in made:  # innermost first; one that holds anything stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def run_experiment(
@@ -54,17 +95,35 @@ def run_experiment(
     process's place among torchrun's, training the run data-parallel (rank 0 writes it).
     """
     out = Path(out)
-    check_out_dir(out, resume)
+    check_out_path(out)
+    lead = ranks is None or ranks.lead  # the one process that writes the run record
+    with writing(out, lead):  # what it holds is read holding the lock: it cannot change
+        check_out_contents(out, resume)
+        return _run(experiment, cfg, out, device, resume, progress, max_threads, ranks, figures)
+
+
+def _run(
+    experiment: Experiment,
+    cfg: Any,
+    out: Path,
+    device: str,
+    resume: bool,
+    progress: bool,
+    max_threads: int | None,
+    ranks: Ranks | None,
+    figures: bool,
+) -> dict[str, Any]:
     torch_device = resolve_device(device)
     if ranks is not None:
         torch_device = distributed.rank_device(ranks, torch_device)
     keys = config.to_dict(cfg)
     run = RunDir(out)
+    lead = ranks is None or ranks.lead
     if resume:
-        check_same_keys(run, keys, "--resume:")
+        check_same_keys(run, experiment.name, keys, "--resume:")
         done = run.summary()
         if done and done["status"] in FINISHED:
-            if figures and (ranks is None or ranks.lead):  # again: a kill may have cut them
+            if figures and lead:  # again: a kill may have cut them
                 run.remove_temporaries()  # a figure's, if the kill came mid-write
                 experiment.figures(run)
             return done
@@ -77,7 +136,6 @@ def run_experiment(
     with distributed.process_group(ranks, torch_device):  # waits for every rank's checks
         if ranks is not None:
             built.learner.distribute(ranks)
-        lead = ranks is None or ranks.lead  # the one process that writes the run record
         if lead and not resume:
             out.mkdir(parents=True, exist_ok=True)
             run.write_config(

@@ -1,18 +1,25 @@
-"""One writer per trial: a worker holds SWEEP_DIR/.locks/TRIAL.lock while it trains TRIAL.
-
-flock(2): the kernel lets go when the process dies, however it dies, so a free lock means
-no live worker on this machine is training that trial.
+"""One worker per trial: a worker holds SWEEP_DIR/.locks/TRIAL.lock while it trains TRIAL
+(records/lock.py: the kernel lets go when the process dies, however it dies, so a free lock
+means no live worker on this machine is training that trial). The run it trains holds its
+own RUN_DIR/.lock besides, as every run does.
 """
 
 from __future__ import annotations
 
-import fcntl
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+from classicnets.records.lock import Held, hold
+
 LOCKS = ".locks"  # SWEEP_DIR/.locks/TRIAL.lock
+# Looking whether a trial runs elsewhere takes its lock for a moment: a worker starting it
+# then tries again for this long before it calls the race lost.
+PATIENCE_S = 0.5
+
+
+def lock_file(out: Path, name: str) -> Path:
+    return out / LOCKS / f"{name}.lock"
 
 
 @contextmanager
@@ -20,13 +27,22 @@ def trial_lock(out: Path, name: str) -> Iterator[bool]:
     """Hold the lock on trial `name` while inside; yields False if another process holds it.
     `name` is a single path component the plan made (study.trial_dir checks it)."""
     (out / LOCKS).mkdir(parents=True, exist_ok=True)
-    fd = os.open(out / LOCKS / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o666)
-    try:
+    with ExitStack() as held:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            held.enter_context(hold(lock_file(out, name), keep=True, wait_s=PATIENCE_S))
+        except Held:
             yield False
             return
         yield True
-    finally:
-        os.close(fd)  # closing releases the lock
+
+
+def locked(out: Path, name: str) -> bool:
+    """Does another process hold trial `name`'s lock? (Taken for a moment to see, where its
+    file is: a trial never started has none, and gets none from looking.)"""
+    if not lock_file(out, name).is_file():
+        return False
+    try:
+        with hold(lock_file(out, name), keep=True):
+            return False
+    except Held:
+        return True

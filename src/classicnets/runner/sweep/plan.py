@@ -80,7 +80,7 @@ def grid_trials(
         experiment.validate(cfg)
         run = RunDir(out / name)
         if run.file(CHECKPOINT).is_file():
-            check_same_keys(run, config.to_dict(cfg), f"trial {name} in")
+            check_same_keys(run, experiment.name, config.to_dict(cfg), f"trial {name} in")
         trials.append((name, experiment_name, {**keys, **own}))
     return tuple(trials)
 

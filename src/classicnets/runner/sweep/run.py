@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from classicnets.experiments import EXPERIMENTS, Sweep
 from classicnets.experiments.tables import search_figures
 from classicnets.records import RunDir, read_json, write_json
 from classicnets.runner.devices import cpu_cores, resolve_device
+from classicnets.runner.outdir import check_name, check_no_dangling_link
 from classicnets.runner.run import FINISHED
 from classicnets.runner.sweep import plan as planning
 from classicnets.runner.sweep.plan import Plan
@@ -25,10 +28,12 @@ from classicnets.runner.sweep.study import (
     open_storage,
     open_study,
     requeue,
+    running_elsewhere,
     shown_url,
     status,
     storage_url,
     trial_dir,
+    trials_left,
 )
 from classicnets.runner.sweep.workers import run_workers
 
@@ -44,6 +49,8 @@ def make_plan(
     search: int,
 ) -> Plan:
     """The sweep's plan, every input checked: nothing is written before it exists."""
+    check_name(out)
+    check_no_dangling_link(out)
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
     if workers < 1:
@@ -69,6 +76,17 @@ def make_plan(
     )
 
 
+def worker_count(requested: int, left: int) -> tuple[int, str | None]:
+    """The workers to start: --workers, but no more than the trials left to run and the
+    cores (more would only wait, or share a core); and the line that says so when lowered."""
+    cores = cpu_cores()
+    used = max(1, min(requested, left, cores))
+    if not left or used == requested:
+        return used, None
+    trials, cpus = f"{left} trial{'s' * (left != 1)} left", f"{cores} core{'s' * (cores != 1)}"
+    return used, f"--workers {requested}: {trials} and {cpus}: using {used}"
+
+
 def run_sweep(
     sweep: Sweep,
     overrides: dict[str, str],
@@ -78,10 +96,16 @@ def run_sweep(
     workers: int = 1,
     storage: str | None = None,
     search: int = 0,
+    started: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Run every trial of `sweep` (or `search` drawn ones) as a normal run in out/TRIAL, on
-    `workers` processes sharing the study in `storage`; then sweep.json and the figures."""
-    started = time.perf_counter()
+    up to `workers` processes sharing the study in `storage`; then sweep.json and the
+    figures. started(workers) is called once every input is checked, before any trial runs.
+
+    sweep.json's "complete" says whether every planned trial finished: not when some failed,
+    or still run in another process (then the sweep says so: it is not done early).
+    """
+    t0 = time.perf_counter()
     out = Path(out)
     plan = make_plan(sweep, overrides, out, device, progress, workers, storage, search)
     if storage is not None:
@@ -89,10 +113,25 @@ def run_sweep(
     out.mkdir(parents=True, exist_ok=True)
     study = open_study(plan, planning.identity(plan, overrides))
     retried = requeue(plan, study)
+    used, lowered = worker_count(workers, trials_left(plan, study))
+    if started is not None:
+        started(used)
+    if lowered:
+        print(f"  {lowered}", flush=True)
+    plan = replace(plan, threads=max(1, cpu_cores() // used), progress=progress and used == 1)
     if retried:
         print(f"  {retried} unfinished trial(s) asked for again", flush=True)
-    run_workers(plan, workers)
+    run_workers(plan, used)
+    elsewhere = running_elsewhere(plan, study)
+    if elsewhere:
+        n = len(elsewhere)
+        print(
+            f"  {n} trial{'s' if n != 1 else ''} still running in another process; run the "
+            "command again when they finish",
+            flush=True,
+        )
     rows = trial_rows(plan, study.get_trials(deepcopy=False))
+    planned = plan.search or len(plan.trials)
     record = {
         "sweep": sweep.name,
         "experiments": list(sweep.experiments),
@@ -100,9 +139,11 @@ def run_sweep(
         "search": search,
         "storage": shown_url(plan.storage),
         "study": plan.study,
-        "workers": workers,
+        "workers": used,
         "threads_per_worker": plan.threads,
-        "wall_time_s": round(time.perf_counter() - started, 3),
+        "wall_time_s": round(time.perf_counter() - t0, 3),
+        "planned": planned,  # trials the sweep makes
+        "complete": sum(r["status"] in FINISHED for r in rows) >= planned,
         "trials": rows,
     }
     previous = _previous_rows(out)

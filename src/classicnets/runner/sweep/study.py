@@ -19,7 +19,7 @@ from typing import Any
 
 from classicnets.errors import UsageError, one_line, shown
 from classicnets.runner.run import FINISHED
-from classicnets.runner.sweep.locks import trial_lock
+from classicnets.runner.sweep.locks import locked
 from classicnets.runner.sweep.plan import SEARCH_DIR, Plan
 
 HEARTBEAT_S = 30  # a running trial's worker writes a heartbeat this often ...
@@ -128,8 +128,10 @@ def sampler(plan: Plan, worker: int):
     import optuna
 
     if plan.search:
-        # constant_liar: running trials count as bad guesses, so parallel workers spread out
-        return optuna.samplers.TPESampler(seed=plan.seed + worker, constant_liar=True)
+        # constant_liar: running trials count as bad guesses, so parallel workers spread out;
+        # the seed wraps into numpy's range (a --seed of 2**32 - 1 plus a worker's number)
+        seed = (plan.seed + worker) % 2**32
+        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
     class Grid(optuna.samplers.GridSampler):
         """GridSampler, which also runs a retry enqueued by name: such a trial has no
@@ -179,11 +181,6 @@ def check_dirs(plan: Plan, study: Any) -> None:
         trial_dir(plan, t)
 
 
-def _locked(out: Path, name: str) -> bool:
-    with trial_lock(out, name) as mine:
-        return not mine
-
-
 def requeue(plan: Plan, study: Any) -> int:
     """Before workers start: fail the RUNNING trials of dead workers on this machine (their
     lock is free), then ask again for every trial that has not finished and is not running.
@@ -197,7 +194,7 @@ def requeue(plan: Plan, study: Any) -> int:
     for t in study.get_trials(deepcopy=False):
         mine = t.state == TrialState.RUNNING and t.user_attrs.get("host") == host
         name = trial_dir(plan, t)
-        if mine and (name is None or not _locked(out, name)):
+        if mine and (name is None or not locked(out, name)):
             study.tell(t.number, state=TrialState.FAIL)
     optuna.storages.fail_stale_trials(study)  # other machines' dead workers: by heartbeat
     trials = study.get_trials(deepcopy=False)
@@ -208,7 +205,10 @@ def requeue(plan: Plan, study: Any) -> int:
     again = {}
     for t in trials:
         name = trial_dir(plan, t)
-        if t.state == TrialState.FAIL and name and name not in done | busy:
+        # A "duplicate" lost its trial to a lock holder that did not finish it (another
+        # process, gone since): asked for again too, else the grid point stays "started".
+        lost = t.state == TrialState.FAIL or status(t) == "duplicate"
+        if lost and name and name not in done | busy:
             again[name] = t  # the latest try of each
     for name, t in again.items():
         # A grid point is asked for again by its name alone. The retry has fixed params and
@@ -216,6 +216,41 @@ def requeue(plan: Plan, study: Any) -> int:
         params = {"trial": name} if not plan.search else t.params
         study.enqueue_trial(params, user_attrs={"dir": name})
     return len(again)
+
+
+def trials_left(plan: Plan, study: Any) -> int:
+    """The trials a worker may still start: planned, neither finished nor running."""
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False)
+    done = {trial_dir(plan, t) for t in trials if status(t) in FINISHED}
+    running = {
+        trial_dir(plan, t) or f"#{t.number}" for t in trials if t.state == TrialState.RUNNING
+    }
+    if plan.search:
+        return max(0, plan.search - len((done | running) - {None}))
+    return sum(name not in done | running for name, _, _ in plan.trials)
+
+
+def running_elsewhere(plan: Plan, study: Any) -> list[str]:
+    """Once this process's workers are done: the unfinished trials another live process
+    trains. On this machine, one whose lock is held; on another, one the study shows
+    RUNNING with a fresh heartbeat (a stale one is failed here, as at the start)."""
+    import optuna
+    from optuna.trial import TrialState
+
+    out = Path(plan.out)
+    host = socket.gethostname()
+    optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    done = {trial_dir(plan, t) for t in trials if status(t) in FINISHED}
+    names = [trial_dir(plan, t) for t in trials] if plan.search else [n for n, _, _ in plan.trials]
+    busy = {n for n in dict.fromkeys(names) if n and n not in done and locked(out, n)}
+    for t in trials:
+        name = trial_dir(plan, t)
+        if t.state == TrialState.RUNNING and name not in done and t.user_attrs.get("host") != host:
+            busy.add(name or f"#{t.number}")
+    return sorted(busy)
 
 
 def wanted(plan: Plan, study: Any) -> bool:

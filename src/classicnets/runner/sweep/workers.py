@@ -10,6 +10,7 @@ on; running the command again asks for it again, and it resumes from its checkpo
 from __future__ import annotations
 
 import multiprocessing
+import os
 import shutil
 import signal
 import socket
@@ -78,8 +79,10 @@ def objective(plan: Plan, trial: Any) -> float:
         except KeyboardInterrupt:
             trial.set_user_attr("status", "interrupted")
             raise
-    trial.set_user_attr("status", result["status"])
-    trial.set_user_attr("summary", result)
+        # Recorded before the lock is let go: a worker waiting for it then finds it finished
+        # (a duplicate), rather than taking the finished run for one to resume.
+        trial.set_user_attr("status", result["status"])
+        trial.set_user_attr("summary", result)
     print(f"  {name:<24} {describe(result)}", flush=True)
     value = chosen_accuracy(result)
     if value is None:  # diverged before its first evaluation: nothing to score
@@ -98,11 +101,13 @@ def work(plan: Plan, worker: int = 0) -> None:
         study.optimize(lambda trial: objective(plan, trial), n_trials=1, catch=(Exception,))
 
 
-def _work_quietly(plan: Plan, worker: int) -> None:
-    """A spawned worker. SIGTERM ends its run as Ctrl-C does (status interrupted, resumable);
-    either way the parent reports the interruption, once."""
+def _work_quietly(plan: Plan, worker: int, sweep: int) -> None:
+    """A forked worker of the sweep process `sweep`. SIGTERM ends its run as Ctrl-C does
+    (status interrupted, resumable); either way the parent reports the interruption, once.
+    It ends so too when the sweep dies, even by SIGKILL: no worker trains on unwatched."""
 
     signal.signal(signal.SIGTERM, robust.interrupt)
+    robust.end_with(sweep)
     with suppress(KeyboardInterrupt):
         work(plan, worker)
 
@@ -123,7 +128,9 @@ def run_workers(plan: Plan, workers: int) -> None:
     # (a hang in the child); spawning would import everything once per worker (~3 s each).
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["classicnets.experiments", __name__])
-    procs = [context.Process(target=_work_quietly, args=(plan, i)) for i in range(workers)]
+    procs = [
+        context.Process(target=_work_quietly, args=(plan, i, os.getpid())) for i in range(workers)
+    ]
     for p in procs:
         p.start()
     try:
