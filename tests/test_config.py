@@ -164,6 +164,61 @@ def test_a_defined_config_round_trips_through_to_dict_and_from_dict():
     assert config.from_dict(MLPToyConfig, config.to_dict(toy)) == toy
 
 
+TYPED = config.define(
+    "Typed",
+    COUNT,
+    rate=Key(float, 0.5, "a rate", positive),
+    sizes=Key(tuple[int, ...], (4, 2), "sizes"),
+    rates=Key(tuple[float, ...], (0.1,), "rates"),
+    label=Key(str, "x", "a label"),
+    flag=Key(bool, False, "a flag"),
+    kind=Key(Literal["a", "b"], "a", "a kind"),
+)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("count", "3", "count '3': expected an integer, e.g. 10"),  # text that would parse
+        ("count", 3.0, "count 3.0: expected an integer"),
+        ("count", True, "count true: expected an integer"),  # JSON true is no integer
+        ("count", 0, "count 0: must be > 0, e.g. 10"),  # the key's own check
+        ("count", None, "count null: expected an integer"),
+        ("rate", "0.5", "rate '0.5': expected a finite number"),
+        ("rate", float("inf"), "rate Infinity: expected a finite number"),
+        ("rate", -1, "rate -1: must be > 0"),
+        ("sizes", "4,2", "sizes '4,2': expected a list of integers, e.g. [1024, 512]"),
+        ("sizes", [4, "2"], 'sizes [4, "2"]: expected a list of integers'),
+        ("sizes", [4, True], "sizes [4, true]: expected a list of integers"),
+        ("rates", [0.1, None], "rates [0.1, null]: expected a list of numbers"),
+        ("label", 7, "label 7: expected a string"),
+        ("flag", 1, "flag 1: expected true or false"),
+        ("kind", "c", "kind 'c': expected one of a, b"),
+        ("kind", ["a"], 'kind ["a"]: expected one of a, b'),
+        ("label", {"deep": [1]}, 'label {"deep": [1]}: expected a string'),
+    ],
+)
+def test_from_dict_checks_types_and_checks_naming_the_file_and_the_key(key, value, problem):
+    with pytest.raises(UsageError) as error:
+        config.from_dict(TYPED, {key: value}, "runs/x/config.json")
+    message = str(error.value)
+    assert message.startswith(f"runs/x/config.json: {problem}")
+    assert message.endswith("the run record is damaged: run it again into a new --out")
+    assert "\n" not in message
+
+
+def test_from_dict_keeps_what_it_would_have_written_and_quotes_a_long_value_briefly():
+    cfg = config.from_dict(TYPED, {"count": 2, "rate": 1, "sizes": [3], "rates": [1, 0.5]})
+    assert (cfg.count, cfg.rate, cfg.sizes, cfg.rates) == (2, 1.0, (3,), (1.0, 0.5))
+    assert isinstance(cfg.rate, float) and all(isinstance(r, float) for r in cfg.rates)
+    assert config.from_dict(TYPED, {}) == TYPED()  # a key it lacks takes its default
+    with pytest.raises(UsageError) as error:
+        config.from_dict(TYPED, {"label": ["a\nb" * 100]})
+    assert len(str(error.value)) < 200 and "\n" not in str(error.value)
+    with pytest.raises(UsageError, match=r"^config.json: count"):  # the default source
+        config.from_dict(TYPED, {"count": "x"})
+
+
 # --- the loop's settings from a config ---
 LOOPED = config.define(
     "Looped",

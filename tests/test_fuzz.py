@@ -567,3 +567,81 @@ def test_resume_from_a_checkpoint_that_loads_but_does_not_fit(workdir: Path, toy
     good = (toy_run / CHECKPOINT).read_bytes()
     code, err = resume(workdir, toy_run, good.replace(b"learner", b"learneX", 1))
     assert code == 2 and "checkpoint" in err
+
+
+# --- 7: sizes past the machine, and config.json's values -----------------------------------
+
+MAGNITUDE = st.integers(0, 15).flatmap(lambda e: st.integers(1, 10**e))  # 1 .. 10^15
+SIZES = {  # the keys that size a run, each with numbers of every magnitude as its text
+    "n_samples": MAGNITUDE.map(str),
+    "batch_size": MAGNITUDE.map(str),
+    "num_hidden": MAGNITUDE.map(str),
+    "input_length": MAGNITUDE.map(str),
+    "data_size": MAGNITUDE.map(str),
+    "eval_size": MAGNITUDE.map(str),
+    "dnn_hidden_units": st.lists(MAGNITUDE, min_size=1, max_size=4).map(
+        lambda units: ",".join(map(str, units))
+    ),
+    "width": st.floats(-3, 12).map(lambda e: f"{10**e:g}"),
+    "depth": st.integers(1, 10**6).map(lambda n: str(6 * n + 2)),
+}
+
+
+def _memory_parts(name: str, cfg: Any) -> list:
+    """The experiment's memory estimate for its config, on the data's shape alone."""
+    from classicnets.experiments import cnn, mlp_images, mlp_toy, resnet, rnn_images, rnn_palindrome
+
+    if name == "rnn-palindrome":
+        return rnn_palindrome.memory_parts(cfg)
+    if name == "mlp-toy":
+        return mlp_toy.memory_parts(cfg, cfg.n_samples, cfg.n_samples // 4, 2, 2)
+    modules = {"mlp-images": mlp_images, "cnn": cnn, "resnet": resnet, "rnn-images": rnn_images}
+    return modules[name].memory_parts(cfg, (3, 32, 32), 10)
+
+
+@fuzz(300)
+@given(name=st.sampled_from(sorted(KEYS)), data=st.data())
+@example(name="rnn-palindrome", data=None)
+def test_memory_estimates_fit_or_refuse_in_one_line(name: str, data):
+    """Any config with sizes of any magnitude: the estimate is made in milliseconds, from
+    the config alone, and a run past a 24 GiB machine is one line naming one of its keys."""
+    from classicnets.experiments import memory
+
+    cls = EXPERIMENTS[name].config
+    sized = st.sampled_from([k for k in SIZES if k in KEYS[name]])
+    if data is None:  # the example: T = 10^7, 1 TB of buffers
+        texts = {"input_length": "10000000"}
+    else:
+        chosen = data.draw(st.sets(sized, min_size=1, max_size=3))
+        texts = {k: data.draw(SIZES[k]) for k in sorted(chosen)}
+    cfg = attempt("memory", lambda: config.build(cls, texts))
+    if isinstance(cfg, UsageError):
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(memory, "machine_bytes", lambda: 24 * 2**30)
+        refused = attempt("memory", lambda: memory.check(_memory_parts(name, cfg)))
+    if isinstance(refused, UsageError):
+        key = str(refused).split(" ", 1)[0]
+        assert key.startswith("--") and key[2:] in KEYS[name], refused
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | TEXT,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+
+
+@fuzz(300)
+@given(name=st.sampled_from(sorted(KEYS)), data=st.data())
+def test_a_damaged_config_json_is_one_line_naming_its_key(name: str, data):
+    cls = EXPERIMENTS[name].config
+    values = data.draw(st.dictionaries(st.sampled_from(KEYS[name]), JSON_VALUES, max_size=3))
+    cfg = attempt("config.json", lambda: config.from_dict(cls, values, "run/config.json"))
+    if isinstance(cfg, UsageError):
+        assert str(cfg).startswith("run/config.json: ") and "damaged" in str(cfg)
+        assert str(cfg).split(" ")[1] in values, cfg  # the key it names is one it was given
+    else:  # what it took is what build would take from the same values as text
+        assert cfg == config.build(cls, {k: config.format_value(getattr(cfg, k)) for k in values})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import typing
 from collections.abc import Callable, Mapping
@@ -188,12 +189,21 @@ def parse_value(cls: type, name: str, text: str) -> Any:
             value = _PARSERS[tp](text)
         except ValueError:
             raise UsageError(f"{flag}: {_EXPECTED[tp]}, e.g. {_EXAMPLE[tp]}") from None
+    problem = _problem(cls, name, value)
+    if problem:
+        raise UsageError(f"{flag}: {problem}")
+    return value
+
+
+def _problem(cls: type, name: str, value: Any) -> str | None:
+    """What the key's check finds wrong with a value of its type, with an example; or None."""
     check = next(f for f in dataclasses.fields(cls) if f.name == name).metadata.get("check")
     problem = check(value) if check else None
-    if problem:
-        example = "" if "e.g." in problem or tp not in _EXAMPLE else f", e.g. {_EXAMPLE[tp]}"
-        raise UsageError(f"{flag}: {problem}{example}")
-    return value
+    if not problem:
+        return None
+    tp = _kind(field_types(cls)[name])
+    example = "" if "e.g." in problem or tp not in _EXAMPLE else f", e.g. {_EXAMPLE[tp]}"
+    return problem + example
 
 
 def format_value(value: Any) -> str:
@@ -260,13 +270,70 @@ def to_dict(config: Any) -> dict[str, Any]:
     }
 
 
-def from_dict(cls: type, data: dict[str, Any]):
-    """A config back from to_dict's output (e.g. a run's config.json); extra keys ignored."""
+DAMAGED = "the run record is damaged: run it again into a new --out"
+
+
+def from_dict(cls: type, data: dict[str, Any], source: str = "config.json"):
+    """A config back from to_dict's output (e.g. a run's config.json at `source`), every value
+    checked as build checks text: its JSON type, then the key's check, then the config's
+    `validate()`. A value we would not have written is one UsageError naming `source`, the
+    key and the value. Extra keys are ignored; a missing key takes its default."""
     types = field_types(cls)
     values = {}
     for f in dataclasses.fields(cls):
-        if f.name in data:
-            value = data[f.name]
-            is_tuple = typing.get_origin(types[f.name]) is tuple
-            values[f.name] = tuple(value) if is_tuple else value
-    return cls(**values)
+        if f.name not in data:
+            continue
+        raw, tp = data[f.name], _kind(types[f.name])
+        try:
+            value = _from_json(tp, raw)
+            problem = _problem(cls, f.name, value)
+        except ValueError as error:
+            problem = str(error)
+        if problem:
+            shown_value = _short(repr(raw) if isinstance(raw, str) else json.dumps(raw))
+            raise UsageError(f"{source}: {f.name} {shown_value}: {problem}; {DAMAGED}")
+        values[f.name] = value
+    config = cls(**values)
+    validate = getattr(config, "validate", None)
+    if validate:
+        try:
+            validate()
+        except UsageError as error:
+            raise UsageError(f"{source}: {error}; {DAMAGED}") from None
+    return config
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no integer
+
+
+def _is_number(value: Any) -> bool:
+    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def _from_json(tp: Any, value: Any) -> Any:
+    """A JSON value as the field's type; ValueError saying what was expected."""
+    if typing.get_origin(tp) is Literal:
+        if value not in typing.get_args(tp) or not isinstance(value, str):
+            raise ValueError(f"expected one of {', '.join(typing.get_args(tp))}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError("expected a string")
+        return value
+    if tp in (IntTuple, FloatTuple):
+        ok, what = (_is_int, "integers") if tp == IntTuple else (_is_number, "numbers")
+        if not isinstance(value, list) or not all(ok(v) for v in value):
+            example = _EXAMPLE[tp].replace(",", ", ")
+            raise ValueError(f"expected a list of {what}, e.g. [{example}]")
+        return tuple(value) if tp == IntTuple else tuple(float(v) for v in value)
+    ok = {int: _is_int, float: _is_number, bool: lambda v: isinstance(v, bool)}[tp]
+    if not ok(value):
+        raise ValueError(f"{_EXPECTED[tp]}, e.g. {_EXAMPLE[tp]}")
+    return float(value) if tp is float else value
+
+
+def _short(text: str, limit: int = 40) -> str:
+    """A damaged file's value as a message quotes it: one line, and short."""
+    text = shown(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -99,6 +99,7 @@ def load_npz(path: str) -> ArrayData:
             f"--dataset npz:{path}: labels go up to {num_classes - 1}; number the classes "
             f"0..K-1 (K at most {MAX_CLASSES:,})"
         )
+    _check_classes(path, arrays["y_train"], arrays["y_test"])
     return ArrayData(
         X_train=arrays["X_train"].astype(np.float64),
         y_train=arrays["y_train"].astype(np.int64),
@@ -106,3 +107,32 @@ def load_npz(path: str) -> ArrayData:
         y_test=arrays["y_test"].astype(np.int64),
         num_classes=max(num_classes, 2),
     )
+
+
+def _check_classes(path: str, y_train: np.ndarray, y_test: np.ndarray) -> None:
+    """Labels are classes 0..K-1, every one of them in y_train: labels {1000, 1001} would
+    otherwise make a 1002-way output of 1000 classes never seen, and a test label no training
+    row has is a class the model cannot learn."""
+    trained = np.unique(y_train)
+    K = int(trained[-1]) + 1
+    if len(trained) < K:
+        missing = np.setdiff1d(np.arange(K), trained)
+        raise UsageError(
+            f"--dataset npz:{path}: y_train's labels are {_ranges(trained)} but classes must "
+            f"be numbered 0..K-1 (missing: {_ranges(missing)}); renumber them"
+        )
+    unseen = np.setdiff1d(np.unique(y_test), trained)
+    if len(unseen):
+        raise UsageError(
+            f"--dataset npz:{path}: y_test holds labels {_ranges(unseen)}, which no row of "
+            f"y_train has (its classes are 0..{K - 1}); every class needs training rows"
+        )
+
+
+def _ranges(values: np.ndarray, most: int = 4) -> str:
+    """Sorted distinct integers as runs, for one line: "0..999", "1, 3..5, 8", and "..." past
+    `most` runs."""
+    breaks = np.flatnonzero(np.diff(values) != 1) + 1
+    runs = [(int(run[0]), int(run[-1])) for run in np.split(values, breaks)]
+    text = [str(a) if a == b else f"{a}..{b}" for a, b in runs]
+    return ", ".join(text[:most]) + (", ..." if len(text) > most else "")

@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from classicnets.data import images
 from classicnets.data.arrays import NPZ, ArrayData, is_npz
@@ -29,6 +30,7 @@ class DataSet:
     class_names: tuple[str, ...]
     flip: bool  # a mirrored image is still of its class (not for digits: a mirrored 2 is none)
     sizes: tuple[int, int]  # (train, test) samples of the official split
+    shape: tuple[int, int, int]  # (C, H, W) of one image, stored as uint8
     how_to_get: str  # the fix, when it is missing
     available: Callable[[Path], bool]  # data_dir -> are its files there (nothing read)?
 
@@ -41,6 +43,7 @@ IMAGE_SETS: dict[str, DataSet] = {
             images.CLASS_NAMES["cifar10"],
             True,
             (50_000, 10_000),
+            (3, 32, 32),
             images.HOW_TO_GET["cifar10"],
             lambda data_dir: images.available("cifar10", data_dir),
         ),
@@ -49,6 +52,7 @@ IMAGE_SETS: dict[str, DataSet] = {
             images.CLASS_NAMES["mnist"],
             False,
             (60_000, 10_000),
+            (1, 28, 28),
             images.HOW_TO_GET["mnist"],
             lambda data_dir: images.available("mnist", data_dir),
         ),
@@ -57,6 +61,7 @@ IMAGE_SETS: dict[str, DataSet] = {
             images.CLASS_NAMES["fashion-mnist"],
             True,
             (60_000, 10_000),
+            (1, 28, 28),
             images.HOW_TO_GET["fashion-mnist"],
             lambda data_dir: images.available("fashion-mnist", data_dir),
         ),
@@ -65,6 +70,7 @@ IMAGE_SETS: dict[str, DataSet] = {
             images.CLASS_NAMES["digits"],
             False,
             (1437, 360),  # scikit-learn's 1,797, split 80/20 (images._load_digits)
+            (1, 8, 8),
             "it ships with scikit-learn",
             lambda data_dir: True,
         ),
@@ -131,6 +137,25 @@ def sizes(name: str, data_dir: Path, download: bool) -> tuple[int, int]:
     if not download and not dataset.available(Path(data_dir)):
         images.load_images(name, Path(data_dir), download=False, progress=False)  # raises
     return dataset.sizes
+
+
+class Shape(NamedTuple):
+    """What a run's memory estimate needs of a data set, without reading a named one."""
+
+    sample: tuple[int, ...]  # (C, H, W) of one image (a user's npz: as loaded)
+    num_classes: int
+    itemsize: int  # bytes per stored value: 1 for uint8 images
+
+
+def shape(name: str, data_dir: Path, download: bool) -> Shape:
+    """A data set's sample shape, classes and storage, as `sizes` finds them (a user's npz is
+    read once, then cached; a missing named set is the error loading would give)."""
+    if is_npz(name):
+        data = load(name, data_dir, False, False, None)
+        return Shape(data.X_train.shape[1:], data.num_classes, data.X_train.itemsize)
+    sizes(name, data_dir, download)  # the checks: known, and here or to be downloaded
+    dataset = IMAGE_SETS[name]
+    return Shape(dataset.shape, len(dataset.class_names), 1)
 
 
 def forget() -> None:

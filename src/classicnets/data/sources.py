@@ -39,8 +39,9 @@ TRAIN_EVAL_MAX = 10_000
 def channel_stats(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and std of images (N, C, H, W), in float64, from the training split."""
     X = X.reshape(len(X), X.shape[1], -1)
-    mean = X.mean(axis=(0, 2), dtype=np.float64)
-    var = ((X - mean[None, :, None]) ** 2).mean(axis=(0, 2))
+    with np.errstate(invalid="ignore", over="ignore"):  # a non-finite pixel: the run diverges
+        mean = X.mean(axis=(0, 2), dtype=np.float64)
+        var = ((X - mean[None, :, None]) ** 2).mean(axis=(0, 2))
     std = np.sqrt(var)
     return mean, np.where(std > 0, std, 1.0)
 

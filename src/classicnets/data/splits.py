@@ -22,16 +22,20 @@ def _subset(X: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray
     if n <= 0 or n >= len(y):
         return X, y
     keep, _ = train_test_split(
-        np.arange(len(y)), train_size=n, random_state=seed, stratify=_stratify(y, n)
+        np.arange(len(y)), train_size=n, random_state=seed, stratify=_stratify(y, n, len(y) - n)
     )
     keep = np.sort(keep)
     return X[keep], y[keep]
 
 
-def _stratify(y: np.ndarray, n: int) -> np.ndarray | None:
-    """Stratify by label where every class can be represented; else a plain random split."""
+def _stratify(y: np.ndarray, n_kept: int, n_cut: int) -> np.ndarray | None:
+    """Stratify by label where every class can be represented on both sides of the cut (as
+    scikit-learn requires: each side at least one sample per class, each class two); else a
+    plain random split, which takes any sizes of at least one."""
     counts = np.bincount(y)
-    return y if n >= len(counts) and counts[counts > 0].min() >= 2 else None
+    classes = int((counts > 0).sum())
+    enough = min(n_kept, n_cut) >= classes and counts[counts > 0].min() >= 2
+    return y if enough else None
 
 
 @dataclass(frozen=True)
@@ -55,8 +59,9 @@ def split_sizes(
     if val_size > 0:
         n_val = max(1, round(val_size * kept))
         if n_val >= kept:
+            of = f"--train_samples {kept}" if kept < n_train else f"{kept} samples"
             raise UsageError(
-                f"--val_size {val_size}: leaves no training samples out of {kept}; "
+                f"--val_size {val_size}: leaves no training samples out of {of}; "
                 "use a smaller fraction, e.g. 0.1"
             )
         sizes = {"train": kept - n_val, "val": n_val}
@@ -75,7 +80,7 @@ def make_splits(
     if "val" in sizes:
         n_val = sizes["val"]
         X, X_val, y, y_val = train_test_split(
-            X, y, test_size=n_val, random_state=seed, stratify=_stratify(y, n_val)
+            X, y, test_size=n_val, random_state=seed, stratify=_stratify(y, len(y) - n_val, n_val)
         )
         arrays = {"train": (X, y), "val": (X_val, y_val)}
     arrays["test"] = _subset(data.X_test, data.y_test, test_samples, seed)

@@ -12,12 +12,21 @@ import torch
 from classicnets import config
 from classicnets.config import Key, positive
 from classicnets.data import registry
+from classicnets.data.sources import EVAL_BATCH
 from classicnets.data.splits import Splits
-from classicnets.experiments import findings, keys
-from classicnets.experiments.images import build_classifier, curves_figure, validate_data
-from classicnets.experiments.spec import Built, Experiment, Range, ReportSection, Sweep, grid
+from classicnets.experiments import findings, keys, memory
+from classicnets.experiments.images import build_classifier, curves_figure, validator
+from classicnets.experiments.spec import (
+    Built,
+    Experiment,
+    Range,
+    ReportSection,
+    Sweep,
+    checkpointed,
+    grid,
+)
 from classicnets.experiments.tables import grouped_figures, side_by_side_figures
-from classicnets.models.vgg import VGG
+from classicnets.models.vgg import SIDE, VGG, channels
 from classicnets.records import RunDir
 
 ANALYSIS_IMAGES = 200  # test images the analysis reads (statistics, top activations, occlusion)
@@ -44,13 +53,53 @@ CNNConfig = config.define(
 )
 
 
+def memory_parts(cfg, shape: tuple[int, ...], num_classes: int) -> list[memory.Part]:
+    """The VGG's memory (experiments/memory.py), walked as VGG builds it: per conv its 3x3
+    weights and batch norm's scale and shift; per sample the conv's and batch norm's outputs
+    (the ReLU works in place), each pool's output and its int64 indices."""
+    C, H, W = shape
+    if H < SIDE or W < SIDE:  # VGG.pad_to_32
+        H = W = SIDE
+    count, saved, widest = 0, C * H * W, 0  # parameters; floats kept per sample; eval's peak
+    c_in = C
+    for (convs, _), c in zip(ARCH, channels(ARCH, cfg.width)):
+        for _ in range(convs):
+            count += 9 * c_in * c + 2 * c
+            saved += 2 * c * H * W
+            widest = max(widest, max(c_in + c, 2 * c) * H * W)  # a layer's input and output
+            c_in = c
+        H, W = (H + 1) // 2, (W + 1) // 2  # 3x3 pool, stride 2, padding 1
+        saved += 3 * c * H * W
+    count += c_in * num_classes + num_classes
+    width = f"{cfg.width:g}"
+    return [
+        memory.parameters(cfg, count, "width", width, "use a smaller width, e.g. 0.25"),
+        memory.Part(
+            f"activations of a batch of {cfg.batch_size}, and their gradients",
+            2 * cfg.batch_size * saved * memory.FLOAT,
+            "batch_size",
+            cfg.batch_size,
+            "use a smaller batch",
+        ),
+        memory.Part(
+            f"an evaluation batch of {EVAL_BATCH}",
+            EVAL_BATCH * widest * memory.FLOAT,
+            "width",
+            width,
+            "use a smaller width, e.g. 0.25",
+        ),
+    ]
+
+
 def build(cfg, device: torch.device, splits: Splits | None = None) -> Built:
     def make_model(sample_shape: tuple[int, ...], num_classes: int) -> VGG:
         return VGG(sample_shape[0], num_classes, ARCH, cfg.width)
 
     # channels_last: measured ~1.4x faster for this network on the 2-core CPU (and the layout
     # tensor cores want on a GPU); see benchmarks/cnn.py.
-    return build_classifier(cfg, device, "image", make_model, torch.channels_last, splits)
+    return build_classifier(
+        cfg, device, "image", make_model, memory_parts, torch.channels_last, splits
+    )
 
 
 def analyze_convnet(
@@ -71,7 +120,7 @@ EXPERIMENT = Experiment(
     name="cnn",
     description="VGG-style CNN (conv 64-128-256x2-512x2-512x2, batch norm) on images",
     config=CNNConfig,
-    validate=validate_data,
+    validate=validator(memory_parts),
     build=build,
     figures=curves_figure("CNN"),
     analyze=analyze_convnet,
@@ -104,8 +153,11 @@ OPTIMIZERS = Sweep(
 
 
 def mlp_vs_cnn_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
-    """The comparison, and the look inside the CNN that the report shows beside it."""
+    """The comparison, and the look inside the CNN that the report shows beside it (where
+    the CNN has a checkpoint: not when it diverged at its first evaluation)."""
     run = RunDir(out / "cnn")
+    if not checkpointed(run):
+        return side_by_side_figures(out, trials)
     cfg, built = EXPERIMENT.restore(run)
     return [*side_by_side_figures(out, trials), *analyze_convnet(cfg, built, run.figures, None)]
 

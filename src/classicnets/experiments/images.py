@@ -18,6 +18,7 @@ from classicnets.data import registry
 from classicnets.data.sources import Layout, TensorSource, random_crop_flip
 from classicnets.data.splits import Splits, make_splits, split_sizes
 from classicnets.errors import UsageError
+from classicnets.experiments import memory
 from classicnets.experiments.spec import Built
 from classicnets.records import RunDir
 from classicnets.seeds import seed_torch
@@ -26,13 +27,17 @@ from classicnets.train.loop import LoopSettings
 
 MIRROR_ENV = "CLASSICNETS_DATA_MIRROR"  # a base URL that replaces the official download hosts
 MakeModel = Callable[[tuple[int, ...], int], nn.Module]  # (sample_shape, num_classes) -> model
+# (config, (C, H, W) of one image, num_classes) -> the model's parts of the run's memory
+Estimate = Callable[[Any, tuple[int, ...], int], list[memory.Part]]
 
 
 def _check_batch(cfg: Any, n_train: int) -> None:
     if cfg.batch_size > n_train:
+        images = f"{n_train} image" + ("s" if n_train != 1 else "")
+        cut = f", after --val_size {cfg.val_size}" if cfg.val_size > 0 else ""
         raise UsageError(
-            f"--batch_size {cfg.batch_size}: larger than the training split ({n_train} "
-            f"images); use at most {n_train}"
+            f"--batch_size {cfg.batch_size}: larger than the training split ({images}{cut}); "
+            f"use at most {n_train}" + (", or a smaller --val_size" if cut else "")
         )
 
 
@@ -46,11 +51,39 @@ def load_splits(cfg: Any, progress: bool = True) -> Splits:
     return splits
 
 
-def validate_data(cfg: Any) -> None:
-    """The checks load_splits makes, on the split sizes alone (a sweep checks every trial)."""
+def check_memory(
+    cfg: Any,
+    estimate: Estimate,
+    shape: tuple[int, ...],
+    num_classes: int,
+    data_bytes: int,
+    device: torch.device | None = None,
+) -> None:
+    """Refuse a run that cannot fit: the model's estimate and the images, held twice (as
+    loaded, and as the source holds them on the device)."""
+    images = memory.Part("the images", 2 * data_bytes, "dataset", cfg.dataset, "use fewer images")
+    memory.check([*estimate(cfg, tuple(shape), num_classes), images], device)
+
+
+def validate_data(cfg: Any, estimate: Estimate) -> dict[str, int]:
+    """The checks load_splits and build_classifier make, on the split sizes and the data's
+    shape alone (a sweep checks every trial); the split sizes."""
     n_train, n_test = registry.sizes(cfg.dataset, Path(cfg.data_dir), cfg.download)
     sizes = split_sizes(n_train, n_test, cfg.val_size, cfg.train_samples, cfg.test_samples)
     _check_batch(cfg, sizes["train"])
+    shape = registry.shape(cfg.dataset, Path(cfg.data_dir), cfg.download)
+    stored = (n_train + n_test) * math.prod(shape.sample) * shape.itemsize
+    check_memory(cfg, estimate, shape.sample, shape.num_classes, stored)
+    return sizes
+
+
+def validator(estimate: Estimate) -> Callable[[Any], None]:
+    """An image experiment's `validate`: validate_data with its model's estimate."""
+
+    def validate(cfg: Any) -> None:
+        validate_data(cfg, estimate)
+
+    return validate
 
 
 def augmentation(cfg: Any, image_size: int):
@@ -66,10 +99,12 @@ def build_classifier(
     device: torch.device,
     layout: Layout,
     make_model: MakeModel,
+    estimate: Estimate,
     memory_format: torch.memory_format = torch.contiguous_format,
     splits: Splits | None = None,
 ) -> Built:
-    """Data on the device, the model, the learner and the loop settings of an image run.
+    """Data on the device, the model, the learner and the loop settings of an image run,
+    once the model's memory estimate fits the device.
 
     `splits` replaces the data the config names (benchmarks time the same path on their own).
     """
@@ -80,6 +115,8 @@ def build_classifier(
             f"--dataset {cfg.dataset}: X_train has shape {X_train.shape}; this experiment "
             "takes images N×C×H×W or N×H×W"
         )
+    stored = sum(X.nbytes for X, _ in splits.arrays.values())
+    check_memory(cfg, estimate, X_train.shape[1:], splits.num_classes, stored, device)
     augment = augmentation(cfg, X_train.shape[-1])
     source = TensorSource(splits, device, layout, augment, memory_format, seed=cfg.seed)
     seed_torch(cfg.seed)  # the initial weights

@@ -23,8 +23,17 @@ def _below_one(value: float) -> str | None:
     return None if 0 <= value < 1 else "must be in [0, 1), e.g. 0.1"
 
 
+# The seeds every library here takes: scikit-learn's random_state and NumPy's legacy
+# RandomState (Optuna's samplers) stop at 2**32 - 1; SeedSequence and torch refuse negatives.
+SEED_MAX = 2**32 - 1
+
+
+def _seed(value: int) -> str | None:
+    return None if 0 <= value <= SEED_MAX else f"must be in 0 .. {SEED_MAX}, e.g. 42"
+
+
 # --- single keys ---
-SEED = Key(int, 42, "seeds the data, the initial weights, the batch order and augmentation")
+SEED = Key(int, 42, "seeds the data, the initial weights, the batch order and augmentation", _seed)
 PATIENCE = Key(
     int,
     0,

@@ -7,6 +7,7 @@ gap in a comparison is the implementation's, not the luck of the draw.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,11 +19,18 @@ from classicnets.config import Key, fraction, non_negative, positive, positive_i
 from classicnets.data import TOY_DATASETS, ArrayData, load_npz, make_toy
 from classicnets.data.arrays import NPZ, is_npz
 from classicnets.errors import UsageError
-from classicnets.experiments import findings, keys
-from classicnets.experiments.spec import Built, Experiment, ReportSection, Sweep, grid
+from classicnets.experiments import findings, keys, memory
+from classicnets.experiments.spec import (
+    Built,
+    Experiment,
+    ReportSection,
+    Sweep,
+    checkpointed,
+    grid,
+)
 from classicnets.models import TorchMLP
 from classicnets.numpy_nn import MLP, init_linear_layers
-from classicnets.records import RunDir
+from classicnets.records import CONFIG, RunDir
 from classicnets.seeds import seed_torch
 from classicnets.train.learners import NumpyLearner, ToyTorchLearner
 from classicnets.train.loop import LoopSettings
@@ -72,6 +80,54 @@ MLPToyConfig = config.define(
 )
 
 
+FLOAT64 = 8  # bytes: the data are float64 (make_toy, load_npz), as the weights by default
+
+
+def memory_parts(
+    cfg, n_train: int, n_test: int, num_features: int, num_classes: int
+) -> list[memory.Part]:
+    """The toy MLP's memory (experiments/memory.py): the weights, their gradients, the
+    checkpoint's copy and its bytes, and the initial float64 layers; the data, generated,
+    split, standardised and cast (and each epoch's shuffled copy); the activations (inputs
+    and outputs of every layer, and their gradients) of a batch, and of evaluation, which
+    reads a whole split at once."""
+    sizes = (num_features, *cfg.dnn_hidden_units, num_classes)
+    count = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+    n_samples = n_train + n_test
+    batch = cfg.batch_size or n_train
+    data_key = ("dataset", cfg.dataset) if is_npz(cfg.dataset) else ("n_samples", n_samples)
+    units = config.format_value(cfg.dnn_hidden_units)
+    smaller = "use smaller layers"
+    return [
+        memory.Part(
+            "parameters, gradients and their checkpoint",
+            5 * count * FLOAT64,
+            "dnn_hidden_units",
+            units,
+            smaller,
+        ),
+        memory.Part(
+            f"the data set of {n_samples:,} samples",
+            5 * n_samples * (num_features + num_classes) * FLOAT64,
+            *data_key,
+            "use fewer samples",
+        ),
+        memory.Part(
+            f"activations of a batch of {batch:,}",
+            3 * batch * sum(sizes) * FLOAT64,
+            "batch_size",
+            cfg.batch_size,
+            "use a smaller batch (0 = the whole split)",
+        ),
+        memory.Part(
+            f"activations of evaluating the training split ({n_train:,} samples) at once",
+            2 * n_train * sum(sizes) * FLOAT64,
+            *data_key,
+            "use fewer samples",
+        ),
+    ]
+
+
 def load_data(cfg) -> ArrayData:
     if is_npz(cfg.dataset):
         data = load_npz(cfg.dataset[len(NPZ) :])
@@ -81,6 +137,9 @@ def load_data(cfg) -> ArrayData:
                 "mlp-toy takes rows of features (N, D)"
             )
         return data
+    # checked before the arrays are made: n_samples can ask for more than the machine holds
+    n_test = math.ceil(cfg.test_size * cfg.n_samples)  # as make_toy's split rounds
+    memory.check(memory_parts(cfg, cfg.n_samples - n_test, n_test, 2, 2))
     return make_toy(cfg.dataset, cfg.n_samples, cfg.noise, cfg.factor, cfg.test_size, cfg.seed)
 
 
@@ -88,6 +147,8 @@ def checked_data(cfg) -> ArrayData:
     """The run's data, after the checks that need it."""
     data = load_data(cfg)
     n_train = len(data.X_train)
+    n_test = len(data.X_test)
+    memory.check(memory_parts(cfg, n_train, n_test, data.num_features, data.num_classes))
     if cfg.batch_size > n_train:
         raise UsageError(
             f"--batch_size {cfg.batch_size}: larger than the training split "
@@ -116,14 +177,17 @@ def build(cfg, device: torch.device) -> Built:
 
 
 def figures(run: RunDir) -> list[Path]:
-    cfg, built = EXPERIMENT.restore(run)
-    data, learner = built.data, built.learner
-    title = f"{cfg.impl} MLP on {cfg.dataset}"
-    paths = [plots.curves({cfg.impl: run.metrics()}, run.figures / "curves.png", title)]
-    if data.num_features == 2:
-        paths.append(
-            plots.boundaries([(title, data, learner.predict_proba)], run.figures / "boundary.png")
-        )
+    """The curves; and the decision boundary of the checkpointed model, where the run has
+    one (a run that diverged at its first evaluation has none) and the data are 2-D."""
+    cfg = run.config()
+    title = f"{cfg['impl']} MLP on {cfg['dataset']}"
+    paths = [plots.curves({cfg["impl"]: run.metrics()}, run.figures / "curves.png", title)]
+    if not checkpointed(run):
+        return paths
+    _, built = EXPERIMENT.restore(run)
+    if built.data.num_features == 2:
+        boundary = [(title, built.data, built.learner.predict_proba)]
+        paths.append(plots.boundaries(boundary, run.figures / "boundary.png"))
     return paths
 
 
@@ -151,11 +215,20 @@ def compare_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
             out / trial["dir"]
         )
     figures_dir = out / "figures"
-    restored = {  # dataset -> impl -> Built
-        ds: {impl: EXPERIMENT.restore(run)[1] for impl, run in runs.items()}
+    restored = {  # dataset -> impl -> Built, of the runs with a checkpoint (see figures)
+        ds: {impl: EXPERIMENT.restore(run)[1] for impl, run in runs.items() if checkpointed(run)}
         for ds, runs in by_dataset.items()
     }
-    datasets = {ds: next(iter(r.values())).data for ds, r in restored.items()}
+    datasets = {  # the data need no model: made again from any of the runs' configs
+        ds: load_data(config.from_dict(MLPToyConfig, run.config(), str(run.file(CONFIG))))
+        for ds, runs in by_dataset.items()
+        for run in list(runs.values())[:1]
+    }
+    boundaries = [
+        (f"{impl} MLP on {ds}", built.data, built.learner.predict_proba)
+        for ds, r in restored.items()
+        for impl, built in r.items()
+    ]
     paths = [
         plots.data_scatter(datasets, figures_dir / "data.png"),
         plots.curves_grid(
@@ -165,16 +238,11 @@ def compare_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
             },
             figures_dir / "curves.png",
         ),
-        plots.boundaries(
-            [
-                (f"{impl} MLP on {ds}", built.data, built.learner.predict_proba)
-                for ds, r in restored.items()
-                for impl, built in r.items()
-            ],
-            figures_dir / "boundaries.png",
-            columns=len(IMPLS),
-        ),
     ]
+    if boundaries:
+        paths.append(
+            plots.boundaries(boundaries, figures_dir / "boundaries.png", columns=len(IMPLS))
+        )
     table = comparison_table(trials)
     paths.append(plots.write_table(table, figures_dir / "table"))
     return paths

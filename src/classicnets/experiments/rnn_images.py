@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from classicnets import config
-from classicnets.experiments import findings, keys
-from classicnets.experiments.images import build_classifier, curves_figure, validate_data
+from classicnets.data.sources import EVAL_BATCH
+from classicnets.experiments import findings, keys, memory
+from classicnets.experiments.images import build_classifier, curves_figure, validator
 from classicnets.experiments.spec import Built, Experiment, Range, ReportSection, Sweep, grid
 from classicnets.experiments.tables import grouped_figures
 from classicnets.models.rnn import RNNClassifier
@@ -23,6 +24,59 @@ GRADIENT_BATCH = 256  # test sequences the gradient flow averages over
 
 def make_rnn(cfg: Any, input_dim: int, num_classes: int) -> RNNClassifier:
     return RNNClassifier(cfg.cell, cfg.impl, input_dim, cfg.num_hidden, num_classes, cfg.init)
+
+
+GATES = {"rnn": 1, "lstm": 4, "gru": 3}  # G = gates x H: the rows of W_hx and W_hh
+# (T, B, H)-sized float buffers the cells' loops keep (models/bptt.py), per unit of H:
+TRAINED = {"rnn": 2, "lstm": 11, "gru": 11}  # forward and backward: rnn Z, dZ; lstm A (4H),
+# c_t and h_t (2H), tanh(c_t), dG (4H); gru Gx (3H), h_t, Gh (3H), dGh (3H), dN
+EVALUATED = {"rnn": 1, "lstm": 7, "gru": 7}  # the forward alone
+
+
+def rnn_memory(
+    cfg: Any,
+    T: int,
+    F_: int,
+    num_classes: int,
+    sized_by: tuple[str, Any, Any] | None = None,
+    eval_batch: int = EVAL_BATCH,
+) -> list[memory.Part]:
+    """The recurrent classifier's memory (experiments/memory.py): W_hx (G, F), W_hh (G, H),
+    two biases and the head; per batch the inputs (B, T, F) with their ones column, and the
+    buffers of the loop through time, B x T x H floats each (B x T x G for the gates).
+    `sized_by` (key, value, fix) is what to change when the buffers are too large
+    (default: --num_hidden; rnn-palindrome's --input_length). Evaluation reads `eval_batch`
+    sequences at a time (EVAL_BATCH, or a smaller split whole)."""
+    H, cell = cfg.num_hidden, cfg.cell
+    G = GATES[cell] * H
+    count = G * F_ + G * H + 2 * G + H * num_classes + num_classes
+    train = cfg.batch_size * T * (2 * F_ + 1 + TRAINED[cell] * H) * memory.FLOAT
+    evaluate = eval_batch * T * (2 * F_ + 1 + EVALUATED[cell] * H) * memory.FLOAT
+    key, value, fix = sized_by or ("num_hidden", H, "use fewer units")
+    if cfg.batch_size > eval_batch:  # the training batch is the larger: it is what to cut
+        batch_key = ("batch_size", cfg.batch_size, "use a smaller batch")
+    else:
+        batch_key = (key, value, fix)
+    steps = f"{T:,} steps x {H:,} units"
+    return [
+        memory.parameters(cfg, count, "num_hidden", H, "use fewer units"),
+        memory.Part(
+            f"the loop's buffers for a batch of {cfg.batch_size} x {steps}", train, *batch_key
+        ),
+        memory.Part(
+            f"the loop's buffers for an evaluation batch of {eval_batch} x {steps}",
+            evaluate,
+            key,
+            value,
+            fix,
+        ),
+    ]
+
+
+def memory_parts(cfg: Any, shape: tuple[int, ...], num_classes: int) -> list[memory.Part]:
+    """Images read by rows: T = H steps of F = C x W pixels."""
+    C, H, W = shape
+    return rnn_memory(cfg, H, C * W, num_classes)
 
 
 # Tuned on the validation split of Fashion-MNIST rows: 256 units for 15 epochs with a
@@ -45,7 +99,7 @@ def build(cfg, device: torch.device) -> Built:
     def make_model(sample_shape: tuple[int, ...], num_classes: int) -> RNNClassifier:
         return make_rnn(cfg, sample_shape[-1], num_classes)  # (T=H, F=C*W)
 
-    return build_classifier(cfg, device, "rows", make_model)
+    return build_classifier(cfg, device, "rows", make_model, memory_parts)
 
 
 def gradient_flow(cfg: Any, trained: Built) -> dict[str, np.ndarray]:
@@ -79,7 +133,7 @@ EXPERIMENT = Experiment(
     name="rnn-images",
     description="images read row by row (28 steps of 28 pixels) by an RNN, LSTM or GRU",
     config=RNNImagesConfig,
-    validate=validate_data,
+    validate=validator(memory_parts),
     build=build,
     figures=curves_figure("RNN"),
     analyze=analyze,

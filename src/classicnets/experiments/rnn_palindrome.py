@@ -17,10 +17,18 @@ import torch
 
 from classicnets import config, plots
 from classicnets.config import Key, fraction, non_negative, positive
-from classicnets.data.sources import PalindromeSource
-from classicnets.experiments import findings, keys
-from classicnets.experiments.rnn_images import analyze, gradient_flow, make_rnn
-from classicnets.experiments.spec import Built, Experiment, ReportSection, Sweep, grid
+from classicnets.data.palindrome import NUM_DIGITS
+from classicnets.data.sources import EVAL_BATCH, PalindromeSource
+from classicnets.experiments import findings, keys, memory
+from classicnets.experiments.rnn_images import analyze, gradient_flow, make_rnn, rnn_memory
+from classicnets.experiments.spec import (
+    Built,
+    Experiment,
+    ReportSection,
+    Sweep,
+    checkpointed,
+    grid,
+)
 from classicnets.experiments.tables import trial_table
 from classicnets.records import RunDir
 from classicnets.seeds import seed_torch
@@ -71,7 +79,36 @@ def source(cfg: Any, device: torch.device) -> PalindromeSource:
     )
 
 
+def memory_parts(cfg: Any, input_length: int | None = None) -> list[memory.Part]:
+    """The run's memory (experiments/memory.py) at `input_length` (default: the config's):
+    the recurrent net's, and the palindromes: digits (N, T + 1) uint8, made from their
+    leading halves, which streaming draws ~20 times over to find the held-out splits' own."""
+    T = cfg.input_length if input_length is None else input_length
+    half = (T + 2) // 2  # the leading digits that fix a palindrome: 10^half distinct ones
+    if cfg.data_size:  # min(data_size, 10^half), the power taken only where it may be less
+        n = cfg.data_size if half > 18 else min(cfg.data_size, NUM_DIGITS**half)
+        data = n * (3 * (T + 1) + 2 * half + 24)  # digits, halves and their sort; targets
+        data_key = ("data_size", cfg.data_size)
+    else:  # the train sample, val and test; each held-out set drawn from ~20x its halves
+        n = 3 * cfg.eval_size
+        data = n * 2 * (T + 1) + 24 * cfg.eval_size * half
+        data_key = ("eval_size", cfg.eval_size)
+    eval_batch = min(EVAL_BATCH, n)
+
+    def most(limit: int) -> str:
+        fits = memory.largest_fitting(lambda t: memory.total(memory_parts(cfg, t)), limit, T)
+        if fits:
+            return f"use at most --input_length {fits}"
+        return "use fewer units (--num_hidden) or a smaller --eval_size"
+
+    return [
+        *rnn_memory(cfg, T, cfg.input_dim, 10, ("input_length", T, most), eval_batch),
+        memory.Part("the palindromes", data, *data_key, "use fewer palindromes"),
+    ]
+
+
 def build(cfg, device: torch.device) -> Built:
+    memory.check(memory_parts(cfg), device)
     data = source(cfg, device)
     if data.note:  # data_size beyond the distinct palindromes: said once, when the run builds
         print(f"rnn-palindrome: {data.note}", file=sys.stderr, flush=True)
@@ -82,6 +119,7 @@ def build(cfg, device: torch.device) -> Built:
 
 
 def validate(cfg) -> None:
+    memory.check(memory_parts(cfg))
     source(cfg, torch.device("cpu"))
 
 
@@ -131,19 +169,23 @@ def lengths_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
     paths.append(
         plots.write_table(trial_table(trials, ("cell", "input_length")), figures / "table")
     )
-    paths.append(gradient_flow_figure(out, trials, figures / "gradient_flow.png"))
-    return paths
+    flow = gradient_flow_figure(out, trials, figures / "gradient_flow.png")
+    return paths + ([flow] if flow else [])
 
 
-def gradient_flow_figure(out: Path, trials: list[dict[str, Any]], path: Path) -> Path:
-    """|dL/dh_t| against t for every cell at the longest T, trained and untrained."""
+def gradient_flow_figure(out: Path, trials: list[dict[str, Any]], path: Path) -> Path | None:
+    """|dL/dh_t| against t for every cell at the longest T, trained and untrained (of the
+    runs with a checkpoint: none where all diverged at their first evaluation)."""
     from classicnets.analysis.gradient_flow import plot_gradient_flow
 
     longest = max(t["keys"]["input_length"] for t in trials)
     curves = {}
     for t in trials:
-        if t["keys"]["input_length"] == longest:
-            curves.update(gradient_flow(*EXPERIMENT.restore(RunDir(out / t["dir"]))))
+        run = RunDir(out / t["dir"])
+        if t["keys"]["input_length"] == longest and checkpointed(run):
+            curves.update(gradient_flow(*EXPERIMENT.restore(run)))
+    if not curves:
+        return None
     return plot_gradient_flow(curves, path, f"gradient flow over time, T = {longest}")
 
 

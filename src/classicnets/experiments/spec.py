@@ -16,7 +16,7 @@ import torch
 from classicnets import config
 from classicnets.data import ArrayData
 from classicnets.data.sources import Source
-from classicnets.records import RunDir
+from classicnets.records import CHECKPOINT, CONFIG, RunDir
 from classicnets.train.loop import Learner, LoopSettings
 
 Trial = dict[str, Any]  # a row of sweep.json: trial, dir, experiment, keys, status, results
@@ -49,11 +49,19 @@ class Experiment:
     data_parallel: bool = False  # its learner trains under torchrun (ClassifierLearner)
 
     def restore(self, run: RunDir, device: str | torch.device = "cpu") -> tuple[Any, Built]:
-        """A run's config and its learner with the last checkpointed weights."""
-        cfg = config.from_dict(self.config, run.config())
+        """A run's config (checked as flags are: a damaged config.json is one UsageError)
+        and its learner with the last checkpointed weights."""
+        cfg = config.from_dict(self.config, run.config(), str(run.file(CONFIG)))
         built = self.build(cfg, torch.device(device))
         built.learner.load_state_dict(run.load_checkpoint()["learner"])
         return cfg, built
+
+
+def checkpointed(run: RunDir) -> bool:
+    """Has the run a checkpoint to restore? Not one that diverged at its first evaluation:
+    the loop checkpoints only evaluations with a finite loss. Its figures draw what needs no
+    model (the curves)."""
+    return run.file(CHECKPOINT).is_file()
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,8 @@ def train(
             run.append_metrics(list(rows.values()))
         bar.set_postfix({f"{chooser}_acc": f"{rows[chooser]['accuracy']:.3f}"})
         if any(row["loss"] is None for row in rows.values()):
+            # not checkpointed: the last checkpoint stays the last finite state; a run that
+            # diverges at its first evaluation has none (its figures draw only the curves)
             return "diverged"
         if not state.best or rows[chooser]["accuracy"] > state.best[chooser]["accuracy"]:
             keep = ("loss", "accuracy", "step", "epoch")
