@@ -231,3 +231,28 @@ def test_alive():
     done = subprocess.Popen([sys.executable, "-c", "pass"])
     done.wait()
     assert not lock.alive(done.pid)
+
+
+@pytest.mark.slow  # two interpreters with torch, and a report: ~20 s on an idle 2-core box
+def test_the_report_reads_a_run_being_written_without_its_lock(tmp_path):
+    """The report takes no lock: while a run trains (its lock held, metrics being appended)
+    the report is made, exit 0, and names the run as unfinished rather than leaving it out
+    silently; once stopped it is a single run of the report like any other."""
+    proc = _train(*LONG, "--out", "runs/a", cwd=tmp_path)
+    try:
+        _wait_for(tmp_path / "runs" / "a" / "checkpoint.pt", proc)
+        assert (tmp_path / "runs" / "a" / LOCK).exists() and proc.poll() is None
+        done = subprocess.run(
+            [sys.executable, "-m", "classicnets", "report", "runs", "--out", "r.html"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        page = (tmp_path / "r.html").read_text()
+        assert "Left out, unfinished" in page and "runs/a" in page
+        assert proc.poll() is None  # the writer was never disturbed
+    finally:
+        _stop(proc)
+    _each_step_once(tmp_path / "runs" / "a" / "metrics.jsonl")

@@ -168,6 +168,7 @@ def build_report(roots: list[Path], out: Path) -> Path:
     page = render(
         sections=sections,
         single_runs=single,
+        unfinished=[str(p) for p in found.unfinished],
         roots=[str(r) for r in roots],
         created=time.strftime("%Y-%m-%d %H:%M"),
         version=__version__,

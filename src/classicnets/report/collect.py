@@ -8,7 +8,8 @@ and the field, exit 2, and no report written. A report that left a run out witho
 so would be wrong where it looks right; one that printed notes for every skipped record
 would bury the one that matters. Run the damaged run again (or move it out of the
 directories given) and report again. A run without summary.json is unfinished, not
-damaged: it is left out, as a summary.json with no config.json beside it is.
+damaged: it is left out, and the page names it (it may be running now: the report reads
+without the run's lock); a summary.json with no config.json beside it is left out too.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Found:
     runs: dict[str, list[tuple[Path, dict[str, Any], dict[str, Any]]]] = field(
         default_factory=dict
     )  # experiment -> [(dir, config, summary)]
+    unfinished: list[Path] = field(default_factory=list)  # single runs with no summary yet
 
 
 def _expected(tp: Any) -> tuple[Any, str]:
@@ -99,4 +101,7 @@ def collect(roots: list[Path]) -> Found:
             cfg, summary = run.config(), run.summary()
             if summary is not None:  # gone since the search: finished by nobody
                 found.runs.setdefault(cfg["experiment"], []).append((run.path, cfg, summary))
+        for path in sorted(root.rglob(CONFIG)):  # being written, or stopped before the end
+            if path.parent.parent not in sweep_dirs and not (path.parent / SUMMARY).is_file():
+                found.unfinished.append(path.parent)
     return found

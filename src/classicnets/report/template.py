@@ -33,6 +33,9 @@ PAGE = """<!DOCTYPE html>
 <p class="muted">classicnets {{ version }}, made {{ created }} from {{ roots | join(", ") }}.
 Every number below comes from the run records there; "best" is chosen on the validation
 split and the test accuracy is reported at that point.</p>
+{% if unfinished %}<p class="muted">Left out, unfinished (no summary.json yet; running now, or
+stopped before the end): {{ unfinished | length }} run{{ "s" if unfinished | length > 1 }}:
+{{ unfinished | join(", ") }}.</p>{% endif %}
 <nav>{% for s in sections %}<a href="#{{ s.anchor }}">{{ s.title }}</a>{% endfor %}</nav>
 {% for s in sections %}
 <section id="{{ s.anchor }}" class="study">
