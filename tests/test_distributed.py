@@ -38,7 +38,8 @@ PARITY = {
     # already end 2e-5..3e-4 apart after two epochs. SGD at 1e-4 keeps that noise ~3e-7 while
     # the losses still move (mostly by the running statistics), and batch norm on each rank's
     # shard alone ends 1e-4 away. The step is too small to show how the shards are weighted:
-    # the rnn-images and mlp-images runs show that. Last batch 15 = shards of 8 and 7.
+    # test_cnn_data_parallel_gradient_weights_uneven_shards_as_one_batch compares the
+    # gradient itself (and fails a per-shard mean). Last batch 15 = shards of 8 and 7.
     "cnn": [
         "--dataset", "digits", "--train_samples", "301", "--test_samples", "100",
         "--width", "0.0625", "--batch_size", "64", "--augment", "true",
@@ -258,3 +259,61 @@ def test_global_batchnorm_normalises_with_the_whole_batchs_statistics(tmp_path):
             for process in ranks.processes:
                 process.kill()
             pytest.fail(f"two ranks of batch norm still running after {TIMEOUT} s: a hang")
+
+
+def _cnn_gradient_rank(rank: int, store: str, weighting: str) -> None:
+    """One of two ranks: the cnn learner's data-parallel gradient of one global batch of 15
+    (shards of 8 and 7, global batch norm) against the one-process gradient of the same batch,
+    parameter by parameter. `weighting` "mean" swaps in the naive per-shard mean loss, which
+    must fail this comparison: the check can see how the shards are weighted."""
+    from classicnets import config
+    from classicnets.experiments import EXPERIMENTS
+    from classicnets.train import classifier
+
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=2)
+    torch.set_num_threads(1)
+    experiment = EXPERIMENTS["cnn"]
+    cfg = config.build(
+        experiment.config,
+        {"dataset": "digits", "train_samples": "61", "test_samples": "20", "width": "0.0625",
+         "augment": "false", "max_norm": "0", "optimizer": "sgd", "learning_rate": "0.1"},
+    )  # fmt: skip
+    built = experiment.build(cfg, torch.device("cpu"))
+    reference = copy.deepcopy(built.learner.model)
+    X, y = next(built.learner.epoch_batches(cfg.seed, 0, 15))  # (15, 1, H, W), (15,)
+    reference.train()
+    nn.functional.cross_entropy(reference(X), y).backward()
+    if weighting == "mean":  # the bug the shard weighting exists to avoid: each rank's mean
+        real = nn.functional.cross_entropy  # (the learner scales the sum by world_size / B)
+
+        def shard_mean(logits, target, reduction="mean", **kw):
+            return real(logits, target, **kw) * (15 / 2 if reduction == "sum" else 1)
+
+        classifier.F.cross_entropy = shard_mean  # this spawned process only
+    learner = built.learner
+    learner.distribute(distributed.Ranks(rank, rank, 2, 2))
+    learner.step(X, y)
+    worst = max(
+        ((p.grad - q.grad).abs().max() / q.grad.abs().max()).item()
+        for p, q in zip(learner.model.parameters(), reference.parameters())
+    )
+    if weighting == "sum":
+        assert worst < 1e-4, f"rank {rank}: gradient differs by {worst:.2e} (relative)"
+    else:
+        assert worst > 1e-3, f"rank {rank}: a per-shard mean went unseen ({worst:.2e})"
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+@pytest.mark.slow  # two spawned ranks each load torch and digits: ~30 s a case
+@pytest.mark.parametrize("weighting", ["sum", "mean"])
+def test_cnn_data_parallel_gradient_weights_uneven_shards_as_one_batch(tmp_path, weighting):
+    ranks = torch.multiprocessing.spawn(
+        _cnn_gradient_rank, args=(str(tmp_path / "store"), weighting), nprocs=2, join=False
+    )
+    deadline = time.monotonic() + TIMEOUT
+    while not ranks.join(timeout=1):  # raises with a rank's traceback when one fails
+        if time.monotonic() > deadline:
+            for process in ranks.processes:
+                process.kill()
+            pytest.fail(f"two ranks of the cnn still running after {TIMEOUT} s: a hang")
