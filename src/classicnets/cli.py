@@ -1,9 +1,10 @@
 """The command line: list, train, sweep, analyze, report, run.
 
     classicnets list
-    classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda] [--resume]
+    classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
+                             [--resume]
     classicnets sweep SWEEP [--KEY VALUE ...] [--workers N] [--storage URL] [--search N]
-                            [--out DIR] [--device auto|cpu|cuda]
+                            [--out DIR] [--device auto|cpu|cuda|mps]
     classicnets analyze RUN_DIR [--layer N]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
     classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
@@ -45,8 +46,8 @@ def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
     parser.add_argument(
         "--device",
         default="auto",
-        choices=("auto", "cpu", "cuda"),
-        help="where torch runs: cuda if available with auto (default: auto)",
+        choices=("auto", "cpu", "cuda", "mps"),
+        help="where torch runs: auto takes cuda, else Apple's mps, else cpu (default: auto)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 

@@ -16,13 +16,24 @@ from classicnets.errors import UsageError
 from classicnets.experiments import Experiment
 
 
+def _mps_available() -> bool:
+    """Apple's Metal GPU (an M-series Mac), where this torch build has the backend."""
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
 def resolve_device(name: str) -> torch.device:
+    """auto: CUDA, else Apple's MPS, else the CPU."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        return torch.device("mps" if _mps_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda: this machine has no usable CUDA GPU; use --device cpu")
-    if name not in ("cpu", "cuda"):
-        raise UsageError(f"--device {name!r}: expected auto, cpu or cuda")
+    if name == "mps" and not _mps_available():
+        raise UsageError("--device mps: this machine has no usable Apple MPS GPU; use --device cpu")
+    if name not in ("cpu", "cuda", "mps"):
+        raise UsageError(f"--device {name!r}: expected auto, cpu, cuda or mps")
     return torch.device(name)
 
 

@@ -75,6 +75,8 @@ def open_storage(url: str):
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     # SQLite serialises writers: wait for a busy database instead of failing at once.
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    if url.startswith("postgresql+psycopg://"):
+        _need_psycopg(url)
     try:
         return optuna.storages.RDBStorage(
             url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S
@@ -84,6 +86,17 @@ def open_storage(url: str):
         raise UsageError(
             f"--storage {shown_url(url)}: cannot open it ({reason}); pass "
             "sqlite:///FILE or postgresql://USER:PASSWORD@HOST/DATABASE of a running server"
+        ) from None
+
+
+def _need_psycopg(url: str) -> None:
+    """PostgreSQL is an extra: without psycopg, one line that names it."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise UsageError(
+            f"--storage {shown_url(url)}: PostgreSQL needs the psycopg driver; "
+            "pip install 'classicnets[postgres]'"
         ) from None
 
 
