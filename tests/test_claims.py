@@ -108,3 +108,11 @@ def test_a_missing_sweep_gives_no_row():
     assert claims.rows({"rnn-lengths": []}) == []
     ids = {r.claim.id for r in claims.rows({"rnn-lengths": rnn(5, [1.0])})}
     assert ids == {"C42", "C43", "C44", "C45"}
+
+
+def test_each_claim_says_how_it_is_checked():
+    said = {c.id: c.checked_as() for c in claims.CLAIMS}
+    assert said["C02"] == "within 1.0 points of 100.0%"
+    assert said["C31"] == "at most 25.0%"
+    assert said["C40"] == "higher than mlp"
+    assert said["C38"] == "higher than optimizer adam, learning_rate 0.01"

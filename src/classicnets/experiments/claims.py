@@ -48,6 +48,16 @@ class Claim:
     tolerance: float = 0.0  # level: how far from the value still agrees (accuracy units)
     other: dict[str, Any] = field(default_factory=dict)  # greater: the configuration beaten
 
+    def checked_as(self) -> str:
+        """The test in words: "within 1.0 points of 100.0%", "at most 25.0%", ..."""
+        if self.test == "level":
+            return f"within {100 * self.tolerance:.1f} points of {100 * self.value:.1f}%"
+        if self.test in ("at_least", "at_most"):
+            return f"{self.test.replace('_', ' ')} {100 * self.value:.1f}%"
+        return "higher than " + ", ".join(
+            str(v) if k == "trial" else f"{k} {v}" for k, v in self.other.items()
+        )
+
 
 CLAIMS = (
     Claim("C02", "The PyTorch MLP classifies make_moons perfectly", "100% test",
