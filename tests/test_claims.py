@@ -116,3 +116,17 @@ def test_each_claim_says_how_it_is_checked():
     assert said["C31"] == "at most 25.0%"
     assert said["C40"] == "higher than mlp"
     assert said["C38"] == "higher than optimizer adam, learning_rate 0.01"
+
+
+def test_the_interval_is_the_textbook_t_interval():
+    from pytest import approx
+
+    from classicnets.stats import interval
+
+    lo, hi = interval([1.0, 2.0, 3.0])  # mean 2, sd 1, t(0.975, 2) = 4.3027
+    assert (lo, hi) == (
+        approx(2 - 4.3027 / 3**0.5, abs=1e-4),
+        approx(2 + 4.3027 / 3**0.5, abs=1e-4),
+    )
+    assert interval([0.5, 0.5]) == (0.5, 0.5)
+    assert interval([0.5]) is None and interval([]) is None
