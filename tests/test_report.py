@@ -34,6 +34,10 @@ def test_report_has_a_section_per_study_and_says_how_to_make_the_missing_ones(to
     assert "NumPy and PyTorch reach" in page  # findings computed from the records
     assert "classicnets sweep mlp-toy-compare --batch_size 16 --epochs 4 --eval_freq 2" in page
     assert page.count("data:image/png;base64,") == 3
+    claims = page[page.index('id="claims"') :]  # the claims table, last, for the toy sweep only
+    assert "C02" in claims and "C03" in claims and "C42" not in claims
+    assert "within 1.0 points of 100.0%" in claims and "(n = 1)" in claims
+    assert claims.count("cannot tell at this budget") >= 2  # one seed each: no interval
     assert "http://" not in page and "https://" not in page  # nothing to fetch
 
 

@@ -62,3 +62,17 @@ def compare(a: list[float], b: list[float]) -> Comparison:
     b_ = [v for v in b if v is not None and math.isfinite(v)]
     p = float(stats.ttest_ind(a_, b_, equal_var=False).pvalue)
     return Comparison(p < ALPHA, True, p, difference)
+
+
+def interval(values: list[float], level: float = 1 - ALPHA) -> tuple[float, float] | None:
+    """The t-interval of the mean of finite values at `level` (95%): None below n = 2; a
+    point where every value is the same (sd 0)."""
+    s = summarize(values)
+    if s is None or s.n < 2:
+        return None
+    if s.sd == 0:
+        return (s.mean, s.mean)
+    from scipy import stats
+
+    half = float(stats.t.ppf(0.5 + level / 2, s.n - 1)) * s.sd / math.sqrt(s.n)
+    return (s.mean - half, s.mean + half)

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from classicnets import __version__
-from classicnets.experiments import reported
+from classicnets.experiments import claims, reported
 from classicnets.experiments.spec import ReportSection, Sweep
 from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
 from classicnets.report.collect import Found, collect
@@ -165,10 +165,13 @@ def build_report(roots: list[Path], out: Path) -> Path:
         for experiment, runs in sorted(found.runs.items())
         for run, _, summary in runs
     ]
+    checked = claims.rows({name: record["trials"] for name, (_, record) in found.sweeps.items()})
     page = render(
         sections=sections,
         single_runs=single,
         unfinished=[str(p) for p in found.unfinished],
+        claims=checked,
+        claims_rule=claims.RULES,
         roots=[str(r) for r in roots],
         created=time.strftime("%Y-%m-%d %H:%M"),
         version=__version__,
