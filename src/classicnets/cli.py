@@ -125,8 +125,9 @@ def build_parser() -> Parser:
     analyze = commands.add_parser(
         "analyze",
         help="look inside a trained model: figures into RUN_DIR/figures",
-        description="Filters, activation statistics, deconvnet and occlusion for a cnn run; "
-        "gradient flow over time for a sequence run.",
+        description="Every image run: the test confusion matrix and the highest-loss images; "
+        "a cnn run: filters, activation statistics, deconvnet and occlusion too; a sequence "
+        "run: gradient flow over time.",
     )
     analyze.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
     analyze.add_argument(

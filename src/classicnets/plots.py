@@ -259,3 +259,55 @@ def write_table(rows: list[dict[str, Any]], stem: Path) -> Path:
     writer.writerows(rows)
     atomic_write(stem.with_suffix(".csv"), buffer.getvalue())
     return stem.with_suffix(".md")
+
+
+def confusion_figure(
+    matrix: np.ndarray, names: Sequence[str], per_class: Sequence[float | None], path: Path,
+    title: str = "",
+) -> Path:  # fmt: skip
+    """The confusion matrix, rows normalised per true class (shade) with the counts written
+    in; per-class accuracy beside each row's name. Matplotlib's object API: no pyplot state."""
+    from matplotlib.figure import Figure
+
+    K = len(names)
+    side = max(4.0, 0.5 * K + 2.5)
+    fig = Figure(figsize=(side + 1.5, side))
+    ax = fig.add_subplot()
+    totals = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    for t in range(K):
+        for p in range(K):
+            color = "white" if shares[t, p] > 0.5 else "black"
+            ax.text(p, t, str(matrix[t, p]), ha="center", va="center", fontsize=7, color=color)
+    rows = [f"{n} ({'—' if a is None else f'{100 * a:.0f}%'})" for n, a in zip(names, per_class)]
+    ax.set_xticks(range(K), list(names), rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(K), rows, fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class (its accuracy)")
+    ax.set_title(title or "confusion matrix")
+    return save_figure(fig, path)
+
+
+def worst_grid(
+    pictures: Sequence[np.ndarray], captions: Sequence[str], path: Path, title: str = ""
+) -> Path:
+    """Pictures ((H, W) grey or (H, W, 3) RGB in [0, 1]) in a grid, a caption under each
+    (true and predicted class). Matplotlib's object API: no pyplot state."""
+    from matplotlib.figure import Figure
+
+    n = max(1, len(pictures))
+    cols = min(4, n)
+    rows = -(-n // cols)
+    fig = Figure(figsize=(2.2 * cols, 2.5 * rows + 0.4))
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    for ax in axes:
+        ax.axis("off")
+    for ax, picture, caption in zip(axes, pictures, captions):
+        ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None, vmin=0, vmax=1)
+        ax.set_title(caption, fontsize=7)
+    if not pictures:
+        axes[0].text(0.5, 0.5, "no samples", ha="center", va="center")
+    fig.suptitle(title or "highest-loss test samples")
+    return save_figure(fig, path)

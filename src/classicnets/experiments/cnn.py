@@ -15,6 +15,7 @@ from classicnets.data import registry
 from classicnets.data.sources import EVAL_BATCH
 from classicnets.data.splits import Splits
 from classicnets.experiments import findings, keys, memory
+from classicnets.experiments.confusion import analyze_errors
 from classicnets.experiments.images import build_classifier, curves_figure, validator
 from classicnets.experiments.spec import (
     Built,
@@ -105,15 +106,16 @@ def build(cfg, device: torch.device, splits: Splits | None = None) -> Built:
 def analyze_convnet(
     cfg: Any, built: Built, out: Path, layer: int | None, say: Callable[[str], None] = print
 ) -> list[Path]:
-    """`classicnets analyze` for a convolutional run (restored by the runner): filters,
-    activation statistics, occlusion and, for plain stacks, the deconvnet, on the first test
-    images, into `out`."""
+    """`classicnets analyze` for a convolutional run (restored by the runner): where its
+    errors are (experiments/confusion.py), then filters, activation statistics, occlusion
+    and, for plain stacks, the deconvnet, on the first test images, into `out`."""
     from classicnets.analysis.cnn import analyze_cnn
 
     X, y = built.data.sample("test", ANALYSIS_IMAGES)
     names = registry.class_names(cfg.dataset)
     mean_std = (built.data.mean, built.data.std)
-    return analyze_cnn(built.learner.model, X, y, names, out, layer, mean_std, say=say)
+    inside = analyze_cnn(built.learner.model, X, y, names, out, layer, mean_std, say=say)
+    return [*analyze_errors(cfg, built, out, say), *inside]
 
 
 EXPERIMENT = Experiment(

@@ -11,7 +11,7 @@ from classicnets import config
 from classicnets.config import Key, positive_ints
 from classicnets.data.sources import EVAL_BATCH
 from classicnets.errors import UsageError
-from classicnets.experiments import keys, memory
+from classicnets.experiments import confusion, keys, memory
 from classicnets.experiments.images import (
     build_classifier,
     curves_figure,
@@ -121,5 +121,6 @@ EXPERIMENT = Experiment(
     validate=validate,
     build=build,
     figures=curves_figure("MLP"),
+    analyze=confusion.analyze,
     data_parallel=True,
 )

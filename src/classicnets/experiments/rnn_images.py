@@ -13,6 +13,7 @@ import torch
 from classicnets import config
 from classicnets.data.sources import EVAL_BATCH
 from classicnets.experiments import findings, keys, memory
+from classicnets.experiments.confusion import analyze_errors
 from classicnets.experiments.images import build_classifier, curves_figure, validator
 from classicnets.experiments.spec import Built, Experiment, Range, ReportSection, Sweep, grid
 from classicnets.experiments.tables import grouped_figures
@@ -120,13 +121,17 @@ def gradient_flow(cfg: Any, trained: Built) -> dict[str, np.ndarray]:
 def analyze(
     cfg: Any, built: Built, out: Path, layer: int | None, say: Callable[[str], None] = print
 ) -> list[Path]:
-    """`classicnets analyze` for a sequence run: the gradient flow, trained and untrained."""
+    """`classicnets analyze` for a sequence run: the gradient flow, trained and untrained;
+    for images read row by row, where its errors are too (experiments/confusion.py)."""
     from classicnets.analysis.gradient_flow import plot_gradient_flow
 
+    written = []
+    if getattr(built.data, "is_image", False):  # rnn-images, not palindromes
+        written = analyze_errors(cfg, built, out, say)
     curves = gradient_flow(cfg, built)
     T = built.data.sample("test", 1)[0].shape[1]
     title = f"gradient flow: {cfg.cell}, T = {T}"
-    return [plot_gradient_flow(curves, out / "gradient_flow.png", title)]
+    return [*written, plot_gradient_flow(curves, out / "gradient_flow.png", title)]
 
 
 EXPERIMENT = Experiment(

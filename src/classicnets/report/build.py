@@ -30,6 +30,7 @@ from classicnets.experiments import claims, reported
 from classicnets.experiments.spec import ReportSection, Sweep
 from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
 from classicnets.report.collect import Found, collect
+from classicnets.report.errors import error_figures
 from classicnets.report.template import render
 
 PNG = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG file
@@ -128,6 +129,8 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
         path = out / "figures" / name if "/" not in name else out / name
         if os.path.lexists(path):  # absent: not drawn (a trial unfinished): nothing to say
             figures.append(_figure(path, out, caption))
+    for path, caption in error_figures(out, trials, study.analysis_trial):
+        figures.append(_figure(path, out, caption))
     table = out / "figures" / "table.csv"
     keys = {k: v for k, v in trials[0]["keys"].items()} if trials else {}
     varying = {k for t in trials for k, v in t["keys"].items() if v != keys.get(k)}
