@@ -49,7 +49,11 @@ def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
         choices=("auto", "cpu", "cuda", "mps"),
         help="where torch runs: auto takes cuda, else Apple's mps, else cpu (default: auto)",
     )
-    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress (a bar; off a terminal, a line per evaluation)",
+    )
 
 
 def _scale(parser: argparse.ArgumentParser) -> None:
@@ -247,7 +251,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-def _report(dirs: list[Path], out: Path) -> Path:
+def report_html(dirs: list[Path], out: Path) -> Path:
     from classicnets.report.build import build_report  # jinja2 and the template: only here
 
     missing = [d for d in dirs if not d.is_dir()]
@@ -260,7 +264,7 @@ def _report(dirs: list[Path], out: Path) -> Path:
 
 def cmd_report(args: argparse.Namespace) -> int:
     dirs = args.dirs or [Path("runs")]
-    _say(f"report: {_report(dirs, args.out)}")
+    _say(f"report: {report_html(dirs, args.out)}")
     return 0
 
 
@@ -290,7 +294,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             keys = {**keys, "dataset": fallback}
         _sweep(name, keys, out / name, args)
     _say(f"suite {args.suite} done: {out}/")
-    _say(f"report: {_report([out], out / 'report.html')}")
+    _say(f"report: {report_html([out], out / 'report.html')}")
     return 0
 
 

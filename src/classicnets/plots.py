@@ -1,5 +1,6 @@
 """Figures and tables, drawn from run records (metrics rows, restored models), never during
-training. Matplotlib with the Agg backend: no display needed."""
+training. Matplotlib's object-oriented API only (a Figure drawn by its own Agg canvas), never
+pyplot: importing or drawing never changes the backend a notebook or script chose."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import matplotlib.figure
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from classicnets.data import ArrayData  # noqa: E402
-from classicnets.records import atomic_write  # noqa: E402
+from classicnets.data import ArrayData
+from classicnets.records import atomic_write
 
 Metrics = list[dict[str, Any]]
 SPLIT_STYLE = {"train": "--", "val": ":", "test": "-"}
@@ -37,11 +37,35 @@ OVERLAY = {"linewidth": 1.2, "marker": "."}
 LEGEND_INSIDE = 8  # legend entries that still fit inside a pair of axes
 
 
-def save_figure(fig: plt.Figure, path: Path) -> Path:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    atomic_write(path, buffer.getvalue())
+DPI = 110  # dots per inch of the PNGs: sharp in the report, a few hundred kB at most
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure on its own Agg canvas, outside pyplot's registry: nothing global
+    changes when one is made, and none is left open. In a notebook it shows as a PNG
+    (IPython's `_repr_png_`), whatever the backend, and pyplot need not be imported."""
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        FigureCanvasAgg(self)  # sets self.canvas
+
+    def png(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+        return buffer.getvalue()
+
+    def _repr_png_(self) -> bytes:
+        return self.png()
+
+
+def subplots(*args: Any, figsize: tuple[float, float], **kwargs: Any) -> tuple[Figure, Any]:
+    """pyplot.subplots' (figure, axes), without pyplot."""
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
+
+
+def save_figure(fig: Figure, path: Path) -> Path:
+    atomic_write(path, fig.png())
     return path
 
 
@@ -53,8 +77,8 @@ def _series(
 
 
 def _plot_curves(
-    ax_acc: plt.Axes,
-    ax_loss: plt.Axes,
+    ax_acc: Axes,
+    ax_loss: Axes,
     runs: dict[str, Metrics],
     splits: tuple[str, ...] = tuple(SPLIT_STYLE),
     underlay: bool = True,
@@ -109,7 +133,7 @@ def accuracy_against(
 ) -> Path:
     """Accuracy against one key (input length), a line per label (cell); missing or
     diverged points (None) leave a gap."""
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = subplots(figsize=(6.5, 4))
     for label, points in lines.items():
         xs = sorted(points)
         ys = [np.nan if points[x] is None else points[x] for x in xs]
@@ -129,7 +153,7 @@ def search_scatter(
 ) -> Path:
     """A --search sweep: each trial's best validation accuracy against each drawn key, one
     pair of axes per key (log x for keys drawn in log space: numbers spanning decades)."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
+    fig, axes = subplots(1, len(keys), figsize=(4.2 * len(keys), 3.6), squeeze=False)
     for ax, key in zip(axes[0], keys):
         xs = [p[key] for p, acc in points if acc is not None]
         ys = [acc for _, acc in points if acc is not None]
@@ -148,12 +172,17 @@ def search_scatter(
     return save_figure(fig, path)
 
 
-def curves(runs: dict[str, Metrics], path: Path, title: str = "", x: str = "epoch") -> Path:
+def curves_figure(runs: dict[str, Metrics], title: str = "", x: str = "epoch") -> Figure:
     """One run's (or a few runs') accuracy and loss curves, side by side."""
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (ax_acc, ax_loss) = subplots(1, 2, figsize=(10, 3.8))
     _plot_curves(ax_acc, ax_loss, runs, x=x)
     fig.suptitle(title)
-    return save_figure(fig, path)
+    return fig
+
+
+def curves(runs: dict[str, Metrics], path: Path, title: str = "", x: str = "epoch") -> Path:
+    """curves_figure, saved to path."""
+    return save_figure(curves_figure(runs, title, x), path)
 
 
 def curves_grid(
@@ -164,7 +193,7 @@ def curves_grid(
 ) -> Path:
     """A row per group (data set, optimizer): accuracy and loss of every run in the group on
     one pair of axes. With `splits`, only those (and runs are not drawn as an underlay)."""
-    fig, axes = plt.subplots(len(grid), 2, figsize=(10, 3.6 * len(grid)), squeeze=False)
+    fig, axes = subplots(len(grid), 2, figsize=(10, 3.6 * len(grid)), squeeze=False)
     for (name, runs), (ax_acc, ax_loss) in zip(grid.items(), axes):
         if splits is None:
             _plot_curves(ax_acc, ax_loss, runs, x=x)
@@ -178,7 +207,7 @@ def curves_grid(
 
 def data_scatter(datasets: dict[str, ArrayData], path: Path) -> Path:
     """A row per data set: the training split and the test split, in the data's coordinates."""
-    fig, axes = plt.subplots(len(datasets), 2, figsize=(8, 3.6 * len(datasets)), squeeze=False)
+    fig, axes = subplots(len(datasets), 2, figsize=(8, 3.6 * len(datasets)), squeeze=False)
     for (name, data), row in zip(datasets.items(), axes):
         for ax, split in zip(row, ("train", "test")):
             X = data.raw(getattr(data, f"X_{split}"))
@@ -201,7 +230,7 @@ def boundaries(
     panels: (title, data, predict_proba on standardised inputs (N, 2) -> (N, K)).
     """
     rows = -(-len(panels) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.4 * columns, 4 * rows), squeeze=False)
+    fig, axes = subplots(rows, columns, figsize=(4.4 * columns, 4 * rows), squeeze=False)
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     for ax, (title, data, predict_proba) in zip(axes.flat, panels):

@@ -25,15 +25,15 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from classicnets.analysis.activations import activation_stats  # noqa: E402
-from classicnets.analysis.deconvnet import (  # noqa: E402
+from classicnets.analysis.activations import activation_stats
+from classicnets.analysis.deconvnet import (
     Projections,
     conv_stop,
     plain_stack,
@@ -41,7 +41,7 @@ from classicnets.analysis.deconvnet import (  # noqa: E402
     top_projections,
     window,
 )
-from classicnets.analysis.display import (  # noqa: E402
+from classicnets.analysis.display import (
     MeanStd,
     minmax,
     mosaic,
@@ -49,14 +49,14 @@ from classicnets.analysis.display import (  # noqa: E402
     to_picture,
     unnormalise,
 )
-from classicnets.analysis.occlusion import default_patch, occlusion_map, pick_examples  # noqa: E402
-from classicnets.errors import UsageError  # noqa: E402
-from classicnets.plots import save_figure, write_table  # noqa: E402
+from classicnets.analysis.occlusion import default_patch, occlusion_map, pick_examples
+from classicnets.errors import UsageError
+from classicnets.plots import Figure, save_figure, subplots, write_table
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right (exclusive ends)
 
 
-def _show(ax: plt.Axes, picture: np.ndarray, title: str = "") -> None:
+def _show(ax: Axes, picture: np.ndarray, title: str = "") -> None:
     """A [0, 1] picture, grey or RGB, pixels as squares, no ticks."""
     ax.imshow(picture, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_title(title, fontsize=9)
@@ -91,7 +91,7 @@ def plot_filters(conv: nn.Conv2d, path: Path, name: str = "conv1") -> Path:
     weight = conv.weight.detach().cpu()  # (C_out, C_in, kh, kw)
     tiles = [minmax(to_picture(w)) for w in weight]
     ncols = math.ceil(math.sqrt(len(tiles)))
-    fig, ax = plt.subplots(figsize=(0.45 * ncols + 2.0, 0.45 * ncols + 2.2))
+    fig, ax = subplots(figsize=(0.45 * ncols + 2.0, 0.45 * ncols + 2.2))
     kind = {1: "grey", 3: "RGB"}.get(weight.shape[1], "mean over channels")
     _show(ax, mosaic(tiles, ncols))
     ax.set_title(
@@ -106,7 +106,7 @@ def plot_activation_stats(rows: list[dict], path: Path) -> Path:
     """Mean, std and fraction of zeros after each ReLU: three bar charts, one above the other,
     sharing the layer axis."""
     # ResNet-20 has 19 ReLUs, VGG 8: widen the figure so the rotated names stay apart.
-    fig, axes = plt.subplots(3, 1, figsize=(max(7.0, 0.4 * len(rows)), 6.4), sharex=True)
+    fig, axes = subplots(3, 1, figsize=(max(7.0, 0.4 * len(rows)), 6.4), sharex=True)
     panels = (("mean", "mean"), ("std", "std"), ("zero_fraction", "fraction of zeros"))
     for ax, (key, label) in zip(axes, panels):
         ax.bar(range(len(rows)), [r[key] for r in rows], color="tab:cyan")
@@ -151,11 +151,11 @@ def _beside(left: np.ndarray, right: np.ndarray, gap: int = 3) -> np.ndarray:
     return np.concatenate([left, gutter, right], axis=1)
 
 
-def _grid_axes(n: int, width: float, height: float) -> tuple[plt.Figure, list[plt.Axes]]:
+def _grid_axes(n: int, width: float, height: float) -> tuple[Figure, list[Axes]]:
     """n axes, two to a row (one draw call per axes: fewer axes, a faster figure)."""
     ncols = 2 if n > 1 else 1
     nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
+    fig, axes = subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
     return fig, list(axes.flat[:n])
@@ -207,7 +207,7 @@ def plot_occlusion(
 ) -> Path:
     """Per image: the image, and beside it p(true class) with the square centred on each pixel
     (averaged over the positions covering it), on one colour scale."""
-    cmap = plt.get_cmap("RdYlBu_r")
+    cmap = matplotlib.colormaps["RdYlBu_r"]
     fig, axes = _grid_axes(len(maps), 4.6, 2.7)
     for i, ax in enumerate(axes):
         heat = cmap(maps[i].cpu().numpy())[..., :3]  # (H, W, 3) painted by the colour map
@@ -216,7 +216,7 @@ def plot_occlusion(
             _beside(to_picture(shown[i]), heat),
             f"true: {labels[i]} (p = {clean[i]:.2f}) | p({labels[i]}) occluded",
         )
-    scale = plt.cm.ScalarMappable(matplotlib.colors.Normalize(0, 1), cmap)
+    scale = ScalarMappable(Normalize(0, 1), cmap)
     fig.colorbar(scale, ax=axes, shrink=0.8, label="p(true class), square centred here")
     fig.suptitle(
         f"occlusion sensitivity: a {patch[0]}x{patch[0]} grey square every {patch[1]} px",

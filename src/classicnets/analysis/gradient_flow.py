@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+import torch.nn.functional as F
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-
-from classicnets.models.rnn import RNNClassifier  # noqa: E402
-from classicnets.plots import COLOR, save_figure  # noqa: E402
+from classicnets.models.rnn import RNNClassifier
+from classicnets.plots import COLOR, save_figure, subplots
 
 
 def gradient_norms(model: RNNClassifier, X: torch.Tensor, y: torch.Tensor) -> np.ndarray:
@@ -51,7 +47,7 @@ def plot_gradient_flow(curves: dict[str, np.ndarray], path: Path, title: str) ->
     the colour (plots.COLOR, the report's colours: rnn red, lstm purple, gru green), and a
     label containing "untrained" is drawn dashed, any other solid.
     """
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, ax = subplots(figsize=(7, 4.2))
     for label, norms in curves.items():
         norms = np.asarray(norms, dtype=float)
         t = np.arange(1, len(norms) + 1)

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from classicnets import __version__
 from classicnets.experiments import claims, reported
 from classicnets.experiments.spec import ReportSection, Sweep
 from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
 from classicnets.report.collect import Found, collect
 from classicnets.report.errors import error_figures
 from classicnets.report.template import render
+from classicnets.version import __version__
 
 PNG = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG file
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classicnets import __version__
 from classicnets.errors import UsageError
 from classicnets.experiments import Experiment
+from classicnets.version import __version__
 
 
 def _mps_available() -> bool:

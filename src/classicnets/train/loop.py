@@ -27,7 +27,6 @@ writes the run record (train/distributed.py).
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
@@ -35,13 +34,13 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from classicnets.errors import UsageError
 from classicnets.records import CHECKPOINT, RunDir, choosing_split, finite_or_none
 from classicnets.seeds import epoch_order
 from classicnets.train import distributed
 from classicnets.train.distributed import Ranks
+from classicnets.train.progress import Progress
 
 
 class Learner(Protocol):
@@ -150,15 +149,7 @@ def train(
     writer = run.tensorboard(purge_step=state.step + 1 if resume else None) if lead else None
     started = time.perf_counter() - state.wall_time_s
     status = "completed"
-    bar = tqdm(
-        total=settings.epochs,
-        initial=state.epoch,
-        disable=not progress or not lead or not sys.stderr.isatty(),
-        leave=False,
-        desc=run.path.name,
-        unit="epoch",
-        dynamic_ncols=True,
-    )
+    bar = Progress(run.path.name, settings.epochs, state.epoch, enabled=progress and lead)
 
     def evaluate_and_save() -> str | None:
         """Log both splits at the current step; checkpoint; say why to stop, if we should."""
@@ -181,7 +172,7 @@ def train(
         if lead:
             writer.flush()
             run.append_metrics(list(rows.values()))
-        bar.set_postfix({f"{chooser}_acc": f"{rows[chooser]['accuracy']:.3f}"})
+        bar.evaluated(state.step, rows)
         if any(row["loss"] is None for row in rows.values()):
             # not checkpointed: the last checkpoint stays the last finite state; a run that
             # diverges at its first evaluation has none (its figures draw only the curves)
@@ -224,7 +215,7 @@ def train(
                     state.samples += len(y)
                 state.train_time_s += time.perf_counter() - t0
                 state.epoch += 1
-                bar.update(1)
+                bar.advance()
                 if state.epoch % settings.eval_freq == 0 or state.epoch == settings.epochs:
                     stop = evaluate_and_save()
             status = stop or "completed"
