@@ -233,3 +233,32 @@ def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path, monkeypat
         atomic_write(target, "new")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_an_early_stopped_run_killed_before_its_summary_stays_stopped(cli):
+    """The kill point between the stop's checkpoint and summary.json: the run directory holds
+    everything but summary.json (and figures). --resume must end it as early_stopped at the
+    same step, with the same rows, not train on past the stop."""
+    import shutil
+
+    argv = ["mlp-images", "--dataset", "digits", "--train_samples", "300", "--epochs", "40",
+            "--patience", "1", "--batch_size", "32", "--quiet"]  # fmt: skip
+    code, _, err = cli("train", *argv, "--out", "whole")
+    assert code == 0, err
+    whole = cli.cwd / "whole"
+    done = read_json(whole / "summary.json")
+    assert done["status"] == "early_stopped" and done["epochs"] < 40  # the point was reached
+    cut = cli.cwd / "cut"
+    shutil.copytree(whole, cut)
+    (cut / "summary.json").unlink()
+    shutil.rmtree(cut / "figures")
+    code, _, err = cli("train", *argv, "--out", "cut", "--resume")
+    assert code == 0, err
+    again = read_json(cut / "summary.json")
+    assert again["status"] == "early_stopped"
+    assert (again["steps"], again["epochs"], again["best"]) == (
+        done["steps"], done["epochs"], done["best"]
+    )  # fmt: skip
+    assert without_time(read_jsonl(cut / "metrics.jsonl")) == without_time(
+        read_jsonl(whole / "metrics.jsonl")
+    )

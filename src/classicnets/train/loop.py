@@ -124,6 +124,11 @@ def _restore(learner: Learner, run: RunDir) -> LoopState:
         ) from None
 
 
+def _patience_spent(state: LoopState, settings: LoopSettings) -> bool:
+    """Early stopping's rule, on the state a checkpoint holds (so a resume reads it too)."""
+    return bool(settings.patience) and state.evals_since_best >= settings.patience
+
+
 def train(
     learner: Learner,
     settings: LoopSettings,
@@ -199,14 +204,15 @@ def train(
                     "loop": asdict(state),
                 }
             )
-        if settings.patience and state.evals_since_best >= settings.patience:
-            return "early_stopped"
-        return None
+        return "early_stopped" if _patience_spent(state, settings) else None
 
     try:
         # Overflow in a diverging run is expected and reported as status "diverged".
         with np.errstate(over="ignore", invalid="ignore"):
-            stop = evaluate_and_save() if state.epoch == 0 and not resume else None
+            if state.epoch == 0 and not resume:
+                stop = evaluate_and_save()
+            else:  # a kill after the stop's checkpoint, before summary.json: stopped it stays
+                stop = "early_stopped" if _patience_spent(state, settings) else None
             while stop is None and state.epoch < settings.epochs:
                 t0 = time.perf_counter()
                 for X, y in learner.epoch_batches(settings.seed, state.epoch, settings.batch_size):
