@@ -85,8 +85,9 @@ def test_resuming_with_a_tampered_config_names_the_file_and_key(cli):
     saved = json.loads(path.read_text())
     saved["learning_rate"] = "fast"
     path.write_text(json.dumps(saved))
-    code, out, err = cli("train", "mlp-toy", "--n_samples", "20", "--epochs", "1", "--out", "r",
-                         "--resume")
+    code, out, err = cli(
+        "train", "mlp-toy", "--n_samples", "20", "--epochs", "1", "--out", "r", "--resume"
+    )
     assert code == 2 and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
     assert "config.json" in err and "learning_rate" in err
