@@ -30,6 +30,7 @@ from classicnets.experiments import reported
 from classicnets.experiments.spec import ReportSection, Sweep
 from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
 from classicnets.report.collect import Found, collect
+from classicnets.report.summary import summary_line
 from classicnets.report.template import render
 
 PNG = b"\x89PNG\r\n\x1a\n"  # the first bytes of every PNG file
@@ -152,7 +153,17 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
 def build_report(roots: list[Path], out: Path) -> Path:
     """Write the report for the runs under `roots` to `out`; returns `out`."""
     found = collect(roots)
-    sections = [section(sweep, study, found) for sweep, study in reported()]
+    studies = reported()
+    sections = [section(sweep, study, found) for sweep, study in studies]
+    summary = [  # from the sections' own trials and findings (report/summary.py)
+        summary_line(
+            s.title,
+            s.anchor,
+            found.sweeps[sweep.name][1]["trials"] if s.present else None,
+            s.findings,
+        )
+        for (sweep, _), s in zip(studies, sections)
+    ]
     single = [  # every run, with or without a validation split: the split that chose says
         (
             experiment,
@@ -167,6 +178,7 @@ def build_report(roots: list[Path], out: Path) -> Path:
     ]
     page = render(
         sections=sections,
+        summary=summary,
         single_runs=single,
         roots=[str(r) for r in roots],
         created=time.strftime("%Y-%m-%d %H:%M"),
