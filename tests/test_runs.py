@@ -16,7 +16,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from classicnets.records import RunDir, atomic_write
 from tests.conftest import read_json, read_jsonl
 
-TB_TAGS = {"train/loss", "train/accuracy", "test/loss", "test/accuracy"}
+TB_TAGS = {"train/loss", "train/accuracy", "test/loss", "test/accuracy", "learning_rate"}
+# the HParams session's metrics (test_tensorboard.py), at the last step
+HPARAMS_TAGS = {f"hparams/{m}" for m in ("final_test_accuracy", "final_test_loss")} | {
+    "hparams/best_test_accuracy",
+    "hparams/test_accuracy_at_best",
+}
 
 
 def scalars(run_dir) -> dict[str, list[tuple[int, float]]]:
@@ -72,7 +77,7 @@ def test_a_run_writes_the_record_design_md_describes(cli, impl):
     assert summary["wall_time_s"] > 0 and summary["train_samples_per_s"] > 0
 
     tb = scalars(run)
-    assert set(tb) == TB_TAGS
+    assert set(tb) == TB_TAGS | HPARAMS_TAGS
     test_losses = [r["loss"] for r in rows if r["split"] == "test"]
     assert [s for s, _ in tb["test/loss"]] == [r["step"] for r in rows[1::2]]
     np.testing.assert_allclose([v for _, v in tb["test/loss"]], test_losses, rtol=1e-6)

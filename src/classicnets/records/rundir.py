@@ -3,7 +3,8 @@
 RUN_DIR/config.json     every resolved key, plus experiment, seed, versions, device
 RUN_DIR/metrics.jsonl   {"step", "epoch", "split", "loss", "accuracy", "time_s"} per line
 RUN_DIR/summary.json    status, final and best metrics, steps, epochs, times (written last)
-RUN_DIR/tb/             TensorBoard events: train/loss, train/accuracy, test/loss, test/accuracy
+RUN_DIR/tb/             TensorBoard events: SPLIT/loss, SPLIT/accuracy and learning_rate per
+                        evaluation; the keys and final metrics for the HParams tab (hparams.py)
 RUN_DIR/checkpoint.pt   latest learner and loop state, for --resume
 RUN_DIR/figures/        this run's pictures
 
@@ -56,6 +57,18 @@ class _Events:
     def add_scalar(self, tag: str, value: float, step: int) -> None:
         with naming(self.path):
             self.writer.add_scalar(tag, value, step)
+
+    def add_hparams(self, hparams: dict[str, Any], metrics: dict[str, float], step: int) -> None:
+        """The run's session for the HParams tab, written into this writer's own directory
+        (SummaryWriter.add_hparams would open a subdirectory per call, a second "run" beside
+        the curves): its keys, then each metric as a scalar the tab reads at `step`."""
+        from torch.utils.tensorboard.summary import hparams as session
+
+        with naming(self.path):
+            for summary in session(hparams, metrics):  # experiment, session start, session end
+                self.writer.file_writer.add_summary(summary, step)
+            for tag, value in metrics.items():
+                self.writer.add_scalar(tag, value, step)
 
     def flush(self) -> None:
         with naming(self.path):

@@ -30,6 +30,7 @@ from classicnets.experiments.spec import ReportSection, Sweep
 from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
 from classicnets.report.collect import Found, collect
 from classicnets.report.errors import error_figures
+from classicnets.report.summary import summary_line
 from classicnets.report.template import render
 from classicnets.version import __version__
 
@@ -155,7 +156,17 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
 def build_report(roots: list[Path], out: Path) -> Path:
     """Write the report for the runs under `roots` to `out`; returns `out`."""
     found = collect(roots)
-    sections = [section(sweep, study, found) for sweep, study in reported()]
+    studies = reported()
+    sections = [section(sweep, study, found) for sweep, study in studies]
+    summary = [  # from the sections' own trials and findings (report/summary.py)
+        summary_line(
+            s.title,
+            s.anchor,
+            found.sweeps[sweep.name][1]["trials"] if s.present else None,
+            s.findings,
+        )
+        for (sweep, _), s in zip(studies, sections)
+    ]
     single = [  # every run, with or without a validation split: the split that chose says
         (
             experiment,
@@ -171,6 +182,7 @@ def build_report(roots: list[Path], out: Path) -> Path:
     checked = claims.rows({name: record["trials"] for name, (_, record) in found.sweeps.items()})
     page = render(
         sections=sections,
+        summary=summary,
         single_runs=single,
         unfinished=[str(p) for p in found.unfinished],
         claims=checked,

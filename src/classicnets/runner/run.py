@@ -149,7 +149,13 @@ def _run(
                 }
             )
         summary = train(
-            built.learner, built.settings, run, resume=resume, progress=progress, ranks=ranks
+            built.learner,
+            built.settings,
+            run,
+            resume=resume,
+            progress=progress,
+            ranks=ranks,
+            hparams={"experiment": experiment.name, **keys},
         )
         if lead and figures:
             experiment.figures(run)

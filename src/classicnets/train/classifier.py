@@ -82,6 +82,11 @@ class ClassifierLearner:
         if self.schedule is not None:
             self.schedule.step()
 
+    @property
+    def learning_rate(self) -> float:
+        """The rate the next update uses: the schedule has stepped after every update."""
+        return float(self.optimizer.param_groups[0]["lr"])
+
     @torch.no_grad()
     def logits(self, X: torch.Tensor) -> torch.Tensor:
         self.model.eval()

@@ -54,6 +54,10 @@ class NumpyLearner:
         self.model.backward(T)
         self.optimizer.step()
 
+    @property
+    def learning_rate(self) -> float:  # constant: plain SGD has no schedule
+        return self.optimizer.learning_rate
+
     def evaluate(self, split: str) -> tuple[float, float]:
         X, y = self._eval[split]
         Z = self.model.logits(X)

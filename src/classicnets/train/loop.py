@@ -8,6 +8,7 @@ memory or drawn fresh every step) lives on the learner, behind a few methods:
     learner.epoch_batches(seed, epoch, batch_size)   the epoch's batches, in order
     learner.step(X, y)            one update on one batch
     learner.evaluate(split)       (mean loss, accuracy) on one of learner.splits
+    learner.learning_rate         the rate the next update uses (logged to TensorBoard)
     learner.state_dict() / load_state_dict(state)   tensors and numbers, for checkpoints
 
 An "epoch" is whatever the learner's epoch_batches yields: a pass over the training split,
@@ -37,6 +38,7 @@ import torch
 
 from classicnets.errors import UsageError
 from classicnets.records import CHECKPOINT, RunDir, choosing_split, finite_or_none
+from classicnets.records.hparams import final_metrics, hyperparameters
 from classicnets.seeds import epoch_order
 from classicnets.train import distributed
 from classicnets.train.distributed import Ranks
@@ -45,6 +47,7 @@ from classicnets.train.progress import Progress
 
 class Learner(Protocol):
     splits: tuple[str, ...]
+    learning_rate: float  # the next update's, after any schedule
 
     def epoch_batches(
         self, seed: int, epoch: int, batch_size: int
@@ -136,10 +139,12 @@ def train(
     resume: bool = False,
     progress: bool = True,
     ranks: Ranks | None = None,
+    hparams: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train to the end (or divergence, or early stop), recording everything in `run`.
 
-    With `ranks` (a learner already distributed), only rank 0 writes to `run`.
+    With `ranks` (a learner already distributed), only rank 0 writes to `run`. `hparams`
+    (the experiment and its keys) go to TensorBoard's HParams tab with the final metrics.
     Returns the summary written to summary.json.
     """
     lead = ranks is None or ranks.lead  # the one process that writes the run record
@@ -175,6 +180,7 @@ def train(
                 writer.add_scalar(f"{split}/accuracy", accuracy, state.step)
             state.final[split] = {"loss": finite_or_none(loss), "accuracy": accuracy}
         if lead:
+            writer.add_scalar("learning_rate", learner.learning_rate, state.step)
             writer.flush()
             run.append_metrics(list(rows.values()))
         bar.evaluated(state.step, rows)
@@ -225,6 +231,9 @@ def train(
                 if state.epoch % settings.eval_freq == 0 or state.epoch == settings.epochs:
                     stop = evaluate_and_save()
             status = stop or "completed"
+            if lead and hparams is not None:  # an interrupted run is resumed, not ended
+                metrics = final_metrics(summary(state, status, started))
+                writer.add_hparams(hyperparameters(hparams), metrics, state.step)
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (the CLI turns it into this)
         if lead:
             run.write_summary(summary(state, "interrupted", started))

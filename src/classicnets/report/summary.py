@@ -1,0 +1,63 @@
+"""The report's summary table: one line per study, made from the section it heads.
+
+Each line says what ran (trials by status), the headline number and the verdict. The
+headline is the trial the choosing split liked most (validation where the trials have it:
+the sweep's objective) and the test accuracy there; the test split never picks it. The
+verdict is the section's first finding: the same sentence the section prints, not a second
+reading of the records.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from classicnets.records import choosing_split, chosen_accuracy, test_at_chosen
+
+
+@dataclass(frozen=True)
+class SummaryLine:
+    title: str
+    anchor: str  # the section's id, for the link
+    ran: str  # "6 trials: 5 completed, 1 diverged", or how to make them
+    headline: str  # "val 0.9500 → test 0.9400 (adam)", or "—" where no trial has a result
+    verdict: str  # the section's first finding, or "—"
+
+
+def ran(trials: list[dict[str, Any]]) -> str:
+    """How many trials, by status, most common first (ties in the order trials ran)."""
+    counts = Counter(t["status"] for t in trials)
+    noun = "trial" if len(trials) == 1 else "trials"
+    return f"{len(trials)} {noun}: " + ", ".join(f"{n} {s}" for s, n in counts.most_common())
+
+
+def headline(trials: list[dict[str, Any]]) -> str:
+    """The best trial by the choosing split, and the test accuracy at its chosen step; every
+    trial that ties for best is named, and their test accuracies given as a range."""
+    scored = [t for t in trials if chosen_accuracy(t) is not None]
+    # a validation accuracy and a test one are not compared: with any trial validated, the
+    # validated trials are the ones ranked
+    split = "val" if any(choosing_split(t["best"]) == "val" for t in scored) else "test"
+    scored = [t for t in scored if choosing_split(t["best"]) == split]
+    if not scored:
+        return "—"
+    top = max(chosen_accuracy(t) for t in scored)
+    best = [t for t in scored if chosen_accuracy(t) == top]
+    tests = sorted(x for t in best if (x := test_at_chosen(t)) is not None)
+    names = ", ".join(t["trial"] for t in best)
+    if split == "test":  # no validation split: the best test evaluation, labelled so
+        return f"best test {top:.4f} ({names})"
+    there = "—" if not tests else f"{tests[0]:.4f}"
+    if len(tests) > 1 and tests[-1] != tests[0]:
+        there += f"–{tests[-1]:.4f}"
+    return f"{split} {top:.4f} → test {there} ({names})"
+
+
+def summary_line(
+    title: str, anchor: str, trials: list[dict[str, Any]] | None, findings: list[str]
+) -> SummaryLine:
+    """The line for one section; `trials` None: the study has no sweep among the records."""
+    if trials is None:
+        return SummaryLine(title, anchor, "not run yet", "—", "—")
+    return SummaryLine(title, anchor, ran(trials), headline(trials), (findings or ["—"])[0])
