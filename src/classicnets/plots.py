@@ -296,8 +296,6 @@ def confusion_figure(
 ) -> Path:  # fmt: skip
     """The confusion matrix, rows normalised per true class (shade) with the counts written
     in; per-class accuracy beside each row's name. Matplotlib's object API: no pyplot state."""
-    from matplotlib.figure import Figure
-
     K = len(names)
     side = max(4.0, 0.5 * K + 2.5)
     fig = Figure(figsize=(side + 1.5, side))
@@ -324,8 +322,6 @@ def worst_grid(
 ) -> Path:
     """Pictures ((H, W) grey or (H, W, 3) RGB in [0, 1]) in a grid, a caption under each
     (true and predicted class). Matplotlib's object API: no pyplot state."""
-    from matplotlib.figure import Figure
-
     n = max(1, len(pictures))
     cols = min(4, n)
     rows = -(-n // cols)
