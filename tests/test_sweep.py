@@ -72,6 +72,7 @@ def default_study(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # the whole default study: 2 min on an idle 2-core box, 4 beside other work
 @pytest.mark.parametrize("dataset", ["moons", "circles", "classification"])
 def test_numpy_and_torch_agree_to_1e_15_over_the_whole_default_run(default_study, dataset):
     """The README's claim, asserted as made: in float64 the two MLPs' logged losses agree to
@@ -90,6 +91,7 @@ def test_numpy_and_torch_agree_to_1e_15_over_the_whole_default_run(default_study
 TARGETS = {"moons": 0.99, "circles": 0.97, "classification": 0.93}
 
 
+@pytest.mark.slow  # reads the same whole default study
 @pytest.mark.parametrize("trial", TRIALS)
 def test_default_run_reaches_the_target_test_accuracy(default_study, trial):
     summary = read_json(default_study / trial / "summary.json")
