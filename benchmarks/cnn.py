@@ -41,7 +41,8 @@ from classicnets.data.splits import make_splits
 from classicnets.experiments.cnn import ARCH, CNNConfig, build
 from classicnets.models.vgg import VGG
 
-torch.set_num_threads(2)
+THREADS = 2  # torch threads: the CNN is large work, two as the CPU has (run_all.py too)
+torch.set_num_threads(THREADS)
 N_IMAGES = 2048  # the synthetic training split (uint8, 3x32x32)
 
 
@@ -153,6 +154,37 @@ def _timed(fn) -> float:
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
+
+
+def suite(size: str):
+    """For benchmarks/run_all.py: (one_round(r) -> {key: ms per image}, rows), rows as
+    (thing, thing key, peer, peer key); size smoke: width 1/16, batch 8, one step a round."""
+    if size == "smoke":
+        settings, steps = [(0.0625, 8)], 1
+    else:
+        settings, steps = [(w, b) for w in (1.0, 0.25) for b in (32, 128)], 4
+    splits = synthetic_splits(max(N_IMAGES, 128 * (steps + 1)))
+    runners = {}
+    for width, batch in settings:
+        for key, make in CONTENDERS.items():
+            runners[f"{key} w{width:g} b{batch}"] = (make(width, batch, splits), batch)
+    warm = []
+
+    def one_round(r: int) -> dict[str, float]:
+        if not warm:
+            warm.extend(run(1) for run, _ in runners.values())
+        keys, out = list(runners), {}
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:
+            run, batch = runners[key]
+            out[key] = run(steps) / (batch * steps) * 1e3
+        return out
+
+    rows = [
+        (f"ours w{w:g} b{b}", f"ours w{w:g} b{b}", f"{peer} w{w:g} b{b}", f"{peer} w{w:g} b{b}")
+        for w, b in settings
+        for _, peer, _ in RATIOS
+    ]
+    return one_round, rows, "ms / image"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -47,7 +47,8 @@ from classicnets.experiments.mlp_toy import MLPToyConfig, build, load_data  # no
 from classicnets.seeds import epoch_order  # noqa: E402
 from classicnets.train.loop import batches  # noqa: E402
 
-torch.set_num_threads(1)
+THREADS = 1  # torch threads: one, for small work (run_all.py sets it per round)
+torch.set_num_threads(THREADS)
 SEED, LR = 42, 1e-2
 DATA = load_data(MLPToyConfig(dataset="moons"))  # the data every contender trains on
 N = len(DATA.X_train)
@@ -158,6 +159,29 @@ def measure(epochs: int, rounds: int) -> dict[str, list[float]]:
             assert updates == epochs * N, (key, updates)
             per_round[key].append(seconds / updates * 1e6)
     return per_round
+
+
+def suite(size: str):
+    """For benchmarks/run_all.py: (one_round(r) -> {key: µs per update}, rows), rows as
+    (thing, thing key, peer, peer key); size smoke: 1 epoch a round, full: 10."""
+    epochs = 1 if size == "smoke" else 10
+    keys = list(CONTENDERS)
+    warm = []
+
+    def one_round(r: int) -> dict[str, float]:
+        if not warm:
+            warm.extend(CONTENDERS[key][2](1) for key in keys)  # first calls, lazy imports
+        out = {}
+        for key in keys[r % len(keys) :] + keys[: r % len(keys)]:  # rotate who goes first
+            seconds, updates = CONTENDERS[key][2](epochs)
+            out[key] = seconds / updates * 1e6
+        return out
+
+    def label(key: str) -> str:
+        return f"{CONTENDERS[key][0]} {CONTENDERS[key][1]}"
+
+    rows = [(label(mine), mine, label(peer), peer) for _, mine, peer, _, _ in RATIOS]
+    return one_round, rows, "µs / update"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,8 @@ from classicnets.experiments.keys import OptimConfig  # noqa: E402
 from classicnets.models.rnn import RNNClassifier  # noqa: E402
 from classicnets.train.classifier import ClassifierLearner  # noqa: E402
 
-torch.set_num_threads(1)
+THREADS = 1  # torch threads: one, for small work (run_all.py sets it per round)
+torch.set_num_threads(THREADS)
 T, B, H, F, K = 20, 128, 128, 10, 10  # input_length, batch, num_hidden, one-hot digits, classes
 SEED = 42
 CELLS = ("rnn", "lstm", "gru")
@@ -109,8 +110,8 @@ def data_ms(steps: int) -> float:
     return (time.perf_counter() - t0) / steps * 1e3
 
 
-def measure(steps: int, rounds: int, block: int = 4) -> dict[str, list[float]]:
-    """Seconds per step (per product for "gemm") of every contender, one mean a round.
+def rounds_of(steps: int, block: int = 4):
+    """(runners, one_round(r) -> {key: seconds per step, per product for "gemm"}).
 
     In turns of `block` timed steps, after one untimed step that brings the contender's own
     data back into the caches; the turns rotate through the contenders, who goes first
@@ -121,18 +122,45 @@ def measure(steps: int, rounds: int, block: int = 4) -> dict[str, list[float]]:
     runners["rnn_explicit_model"] = contender("rnn", "explicit", steps, model_only=True)
     runners["gemm"] = gemm()
     keys = list(runners)
-    per_round: dict[str, list[float]] = {key: [] for key in keys}
     turns = [range(start, min(start + block, steps)) for start in range(0, steps, block)]
-    for r in range(rounds):
+
+    def one_round(r: int) -> dict[str, float]:
         total = dict.fromkeys(keys, 0.0)
         for i, turn in enumerate(turns):
             first = (r * len(turns) + i) % len(keys)
             for key in keys[first:] + keys[:first]:
                 runners[key](turn[0])  # untimed
                 total[key] += sum(runners[key](s) for s in turn)
-        for key in keys:
-            per_round[key].append(total[key] / steps)
+        return {key: total[key] / steps for key in keys}
+
+    return runners, one_round
+
+
+def measure(steps: int, rounds: int, block: int = 4) -> dict[str, list[float]]:
+    """Seconds per step (per product for "gemm") of every contender, one mean a round."""
+    _, one_round = rounds_of(steps, block)
+    per_round: dict[str, list[float]] = {}
+    for r in range(rounds):
+        for key, seconds in one_round(r).items():
+            per_round.setdefault(key, []).append(seconds)
     return per_round
+
+
+def suite(size: str):
+    """For benchmarks/run_all.py: (one_round(r) -> {key: ms per step}, rows), rows as
+    (thing, thing key, peer, peer key); the peer of the explicit RNN is its matrix-multiply
+    bound at the round's measured (B, H) @ (H, H) rate. size smoke: 2 steps a round, full: 20."""
+    _, measured = rounds_of(2 if size == "smoke" else 20)
+    flops = rnn_step_flops()
+
+    def one_round(r: int) -> dict[str, float]:
+        out = {key: seconds * 1e3 for key, seconds in measured(r).items()}
+        out["rnn_bound"] = flops / (2 * B * H * H) * out["gemm"]  # FLOPs at the product's rate
+        return out
+
+    rows = [(f"{c} (ours)", f"{c}_explicit", FUSED[c], f"{c}_fused") for c in CELLS]
+    rows.append(("rnn (ours)", "rnn_explicit", "matrix-multiply bound", "rnn_bound"))
+    return one_round, rows, "ms / step"
 
 
 def main(argv: list[str] | None = None) -> int:

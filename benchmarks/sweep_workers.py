@@ -27,13 +27,16 @@ from pathlib import Path
 from classicnets.experiments.spec import Sweep, grid
 from classicnets.runner.sweep import run_sweep
 
+THREADS = 1  # torch threads of this process; each trial worker sets its own
 
-def sixteen_trials() -> Sweep:
+
+def sixteen_trials(seeds: int = 8) -> Sweep:
+    """2 x seeds mlp-toy trials (16 by default): impl numpy and torch x seeds 1..seeds."""
     return Sweep(
-        name="bench-16",
-        description="16 mlp-toy trials",
+        name=f"bench-{2 * seeds}",
+        description=f"{2 * seeds} mlp-toy trials",
         trials=grid(
-            "mlp-toy", "{impl}-seed{seed}", impl=("numpy", "torch"), seed=tuple(range(1, 9))
+            "mlp-toy", "{impl}-seed{seed}", impl=("numpy", "torch"), seed=tuple(range(1, seeds + 1))
         ),
         figures=lambda out, trials: [],
     )
@@ -49,12 +52,12 @@ def fresh_postgres(url: str) -> tuple[str, object]:
     return url.rsplit("/", 1)[0] + f"/{name}", (conn, name)
 
 
-def one_sweep(workers: int, epochs: int, postgres: str | None) -> float:
+def one_sweep(workers: int, epochs: int, postgres: str | None, seeds: int = 8) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         storage, drop = (None, None) if postgres is None else fresh_postgres(postgres)
         try:
             record = run_sweep(
-                sixteen_trials(),
+                sixteen_trials(seeds),
                 {"epochs": str(epochs), "eval_freq": str(epochs), "dataset": "moons"},
                 Path(tmp) / "sweep",
                 "cpu",
@@ -67,8 +70,22 @@ def one_sweep(workers: int, epochs: int, postgres: str | None) -> float:
                 conn, name = drop
                 conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
                 conn.close()
-    assert [t["status"] for t in record["trials"]] == ["completed"] * 16, record["trials"]
+    assert [t["status"] for t in record["trials"]] == ["completed"] * (2 * seeds), record["trials"]
     return record["wall_time_s"]
+
+
+def suite(size: str):
+    """For benchmarks/run_all.py: (one_round(r) -> {workers: s per sweep}, rows), on SQLite;
+    size smoke: 2 trials of 1 epoch, full: 16 trials of 8 epochs."""
+    seeds, epochs = (1, 1) if size == "smoke" else (8, 8)
+    order = ("1 worker", "2 workers")
+
+    def one_round(r: int) -> dict[str, float]:
+        keys = order[r % 2 :] + order[: r % 2]
+        return {key: one_sweep(int(key[0]), epochs, None, seeds) for key in keys}
+
+    trials = f"{2 * seeds} trials"
+    return one_round, [(f"2 workers, {trials}", order[1], "1 worker", order[0])], "s / sweep"
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Smoke test of benchmarks/mlp_toy.py: it runs and reports every contender and ratio.
+"""Smoke tests of benchmarks/: each script runs and reports every contender and ratio.
 
 No timing assertions: speed is measured and reported by the script, never tested here.
 """
@@ -10,6 +10,8 @@ import math
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "mlp_toy.py"
 CONTENDERS = {
@@ -88,3 +90,37 @@ def test_cnn_benchmark_quick_measures_ours_bare_and_dataloader(tmp_path):
     assert all(v > 0 and math.isfinite(v) for v in row["images_per_s"].values())
     assert row["gflops"] > 0
     assert "ours/bare" in stdout and "GFLOP/s" in stdout
+
+
+@pytest.mark.slow
+def test_run_all_prints_one_table_with_every_benchmark_row_and_the_matmul_peak(tmp_path):
+    out = tmp_path / "all.json"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT.with_name("run_all.py")), "--size", "smoke", "--rounds", "2"]
+        + ["--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(out.read_text())
+    rows = result["rows"]
+    assert {r["benchmark"] for r in rows} == {"mlp_toy", "cnn", "rnn", "sweep_workers"}
+    peers = {(r["benchmark"], r["peer"]) for r in rows}
+    for peer in ("nn.RNN", "nn.LSTM", "nn.GRU", "matrix-multiply bound"):
+        assert ("rnn", peer) in peers
+    assert ("mlp_toy", "scikit-learn MLPClassifier float64") in peers
+    assert ("sweep_workers", "1 worker") in peers
+    assert len([r for r in rows if r["benchmark"] == "cnn"]) == 2  # bare and DataLoader
+    assert len(rows) == 11
+    for r in rows:
+        for key in ("thing_median", "peer_median", "ratio"):
+            assert math.isfinite(r[key]) and r[key] > 0, r
+        assert r["rounds"] == 2, r
+    assert result["peak_gflops"] > 0
+
+    lines = proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("| benchmark |"))
+    body = lines[header + 2 : header + 2 + len(rows)]
+    assert all(line.count("|") == 8 and "×" in line for line in body), body
+    assert "GFLOP/s" in next(line for line in lines if "matmul peak" in line)

@@ -109,9 +109,10 @@ class LSTMThroughTime(torch.autograd.Function):
         CH, TC = ws.take(A, CH=(2, T + 1, B, H), TC=(T, B, H))  # c_t, h_t; tanh(c_t)
         C, Hs = CH
         CH[:, 0].zero_()  # c_0 = h_0 = 0
+        W = W_hh.t().contiguous()  # (H, 4H): measured ~1.6x faster a product than the view
         for t in range(T):
             if t:
-                A[t].addmm_(Hs[t], W_hh.t())
+                A[t].addmm_(Hs[t], W)
             i, f, g, o = A[t].chunk(4, 1)
             A[t, :, : 2 * H].sigmoid_()  # i and f, side by side
             g.tanh_()
@@ -155,11 +156,9 @@ class GRUThroughTime(torch.autograd.Function):
         T, B, H = Gx.shape[0], Gx.shape[1], W_hh.shape[1]
         Hs, Gh = ws.take(Gx, Hs=(T + 1, B, H), Gh=Gx.shape)  # h_t; W_hh h_t-1 + b_hh
         Hs[0].zero_()  # h_0 = 0
+        W = W_hh.t().contiguous()  # (H, 3H): a faster product than the transposed view
         for t in range(T):
-            if t:
-                gh = torch.addmm(b_hh, Hs[t], W_hh.t(), out=Gh[t])
-            else:
-                gh = Gh[t].copy_(b_hh.expand(B, -1))
+            gh = torch.addmm(b_hh, Hs[t], W, out=Gh[t]) if t else Gh[t].copy_(b_hh.expand(B, -1))
             rz, n = Gx[t].split((2 * H, H), 1)
             r, z = rz.add_(gh[:, : 2 * H]).sigmoid_().chunk(2, 1)
             n.addcmul_(r, gh[:, 2 * H :]).tanh_()  # n = tanh(W_in x + b_in + r (W_hn h + b_hn))
