@@ -130,3 +130,15 @@ def test_the_interval_is_the_textbook_t_interval():
     )
     assert interval([0.5, 0.5]) == (0.5, 0.5)
     assert interval([0.5]) is None and interval([]) is None
+
+
+def test_without_a_validation_split_the_final_test_accuracy_is_measured_not_the_best():
+    """The best test evaluation would be chosen by the test split: a toy run (no validation
+    split) is measured by its final test accuracy."""
+    from classicnets.experiments.claims import _test_accuracy
+
+    run = {"status": "completed", "best": {"test": {"accuracy": 1.0, "step": 5, "epoch": 5}},
+           "final": {"test": {"accuracy": 0.97, "loss": 0.1}}}  # fmt: skip
+    assert _test_accuracy(run) == 0.97
+    validated = {**run, "best": {"val": {"accuracy": 0.99}, "test": {"accuracy": 0.98}}}
+    assert _test_accuracy(validated) == 0.98

@@ -190,3 +190,13 @@ def test_the_report_picks_the_best_finished_trial_ties_to_the_first(tmp_path):
     (tmp_path / "c" / "figures" / "confusion.png").write_bytes(PNG)
     [(path, caption)] = error_figures(tmp_path, trials, "c")
     assert path.parent.parent.name == "c" and "the chosen model" not in caption
+
+
+def test_without_a_validation_split_no_trial_is_chosen_for_the_report():
+    """The test split never chooses: trials whose best is only a test evaluation have no
+    chosen model, whatever their test accuracy."""
+    tested = [
+        {"dir": d, "status": "completed", "best": {"test": {"accuracy": a}}}
+        for d, a in (("a", 0.6), ("b", 0.9))
+    ]
+    assert chosen_trial(tested) is None

@@ -97,3 +97,22 @@ def test_report_in_a_real_browser(toy_report, tmp_path):
         assert (tmp_path / "report.png").stat().st_size > 20_000
     finally:
         driver.quit()
+
+
+def test_the_summary_headline_never_ranks_by_the_test_split():
+    from classicnets.report.summary import headline
+
+    def trial(name, best, final):
+        return {"trial": name, "status": "completed", "best": best,
+                "final": {"test": {"accuracy": final}}}  # fmt: skip
+
+    tested = [trial("a", {"test": {"accuracy": 0.7}}, 0.7),
+              trial("b", {"test": {"accuracy": 0.9}}, 0.8)]  # fmt: skip
+    assert headline(tested) == "no validation split, nothing chosen: final test 0.7000–0.8000"
+    ties = [trial(n, {"val": {"accuracy": 0.95}, "test": {"accuracy": t}}, t)
+            for n, t in (("x", 0.93), ("y", 0.91))]  # fmt: skip
+    assert headline(ties) == "val 0.9500 → test 0.9100–0.9300 (x, y)"
+    assert headline([]) == "—"
+    assert headline([trial("z", {"test": {"accuracy": 0.5}}, 0.5)]) == (
+        "no validation split, nothing chosen: final test 0.5000"
+    )

@@ -13,7 +13,8 @@ configuration name for side-by-side sweeps) and a test:
   holds at 95% in the claimed direction, contradicted when it holds the other way.
 
 One seed gives no interval: such a claim cannot be told. The metric is always the test
-accuracy at the evaluation the choosing split chose (records.test_at_chosen); only finished
+accuracy at the evaluation the validation split chose (records.test_at_chosen), or the final
+one where a run has no validation split (the test split never chooses); only finished
 (completed or early-stopped) trials count. A sweep with no trials gives no row; a sweep
 whose configuration has no finished trial gives a "no runs" row.
 """
@@ -84,13 +85,14 @@ CLAIMS = (
 )  # fmt: skip
 
 RULES = (
-    "Verdicts use the test accuracy at the evaluation the choosing split chose, over the "
-    "finished seeds of each configuration. A reported value is supported when the 95% "
-    "t-interval of our mean lies within the stated tolerance of it, contradicted when the "
-    "interval lies wholly outside that band; a threshold claim is supported when the whole "
-    'interval is on its side and contradicted when it is wholly on the other; "A beats B" '
-    "is decided by Welch's t-test at 95%. Anything else, and any configuration with a single "
-    "seed, cannot be told at this budget."
+    "Verdicts use the test accuracy at the evaluation the validation split chose (the final "
+    "one where a run has no validation split), over the finished seeds of each "
+    "configuration. A reported value is supported when the 95% t-interval of our mean lies "
+    "within the stated tolerance of it, contradicted when the interval lies wholly outside "
+    "that band; a threshold claim is supported when the whole interval is on its side and "
+    'contradicted when it is wholly on the other; "A beats B" is decided by Welch\'s t-test '
+    "at 95%. Anything else, and any configuration with a single seed, cannot be told at "
+    "this budget."
 )
 
 
@@ -123,13 +125,20 @@ def _matches(trial: Trial, select: dict[str, Any]) -> bool:
     return True
 
 
+def _test_accuracy(trial: Trial) -> float | None:
+    """The test accuracy at the validation-chosen evaluation; without a validation split
+    (nothing chosen) the final one: the best test evaluation would be chosen by the test."""
+    if "val" in (trial.get("best") or {}):
+        return test_at_chosen(trial)
+    return ((trial.get("final") or {}).get("test") or {}).get("accuracy")
+
+
 def _values(trials: list[Trial], select: dict[str, Any]) -> tuple[list[float], int]:
     """The finished trials' test accuracies at the chosen evaluation, and how many matching
     trials did not finish with one (failed, diverged, unfinished)."""
     chosen = [t for t in trials if _matches(t, select)]
-    values = [
-        v for t in chosen if t.get("status") in SCORED and (v := test_at_chosen(t)) is not None
-    ]
+    scored = [t for t in chosen if t.get("status") in SCORED]
+    values = [v for t in scored if (v := _test_accuracy(t)) is not None]
     return values, len(chosen) - len(values)
 
 

@@ -20,11 +20,12 @@ CAPTIONS = {
 
 
 def chosen_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The finished trial with the highest accuracy on its choosing split (ties: the first
-    in the sweep's order); None when no trial has one."""
+    """The finished trial with the highest validation accuracy (ties: the first in the
+    sweep's order); None when no trial has one (the test split never chooses)."""
     best = None
     for t in trials:
-        score = chosen_accuracy(t) if t.get("status") in SCORED else None
+        validated = choosing_split(t.get("best") or {}) == "val"  # the test split never chooses
+        score = chosen_accuracy(t) if t.get("status") in SCORED and validated else None
         if score is not None and (best is None or score > best[0]):
             best = (score, t)
     return best[1] if best else None
@@ -43,9 +44,8 @@ def error_figures(
         folder = out / str(t["dir"]) / "figures"
         if not os.path.lexists(folder / FILES[0]):
             continue
-        split = "validation" if choosing_split(t.get("best") or {}) == "val" else "test"
         who = (
-            f"trial {t['dir']}, the chosen model (highest {split} accuracy)"
+            f"trial {t['dir']}, the chosen model (highest validation accuracy)"
             if t is chosen
             else f"trial {t['dir']}"
         )

@@ -1,9 +1,10 @@
 """The report's summary table: one line per study, made from the section it heads.
 
 Each line says what ran (trials by status), the headline number and the verdict. The
-headline is the trial the choosing split liked most (validation where the trials have it:
-the sweep's objective) and the test accuracy there; the test split never picks it. The
-verdict is the section's first finding: the same sentence the section prints, not a second
+headline is the trial the validation split liked most (the sweep's objective) and the test
+accuracy there; the test split never picks it: without a validation split nothing is
+picked, and the headline gives the range of the final test accuracies. The verdict is
+the section's first finding: the same sentence the section prints, not a second
 reading of the records.
 """
 
@@ -33,25 +34,30 @@ def ran(trials: list[dict[str, Any]]) -> str:
 
 
 def headline(trials: list[dict[str, Any]]) -> str:
-    """The best trial by the choosing split, and the test accuracy at its chosen step; every
-    trial that ties for best is named, and their test accuracies given as a range."""
-    scored = [t for t in trials if chosen_accuracy(t) is not None]
-    # a validation accuracy and a test one are not compared: with any trial validated, the
-    # validated trials are the ones ranked
-    split = "val" if any(choosing_split(t["best"]) == "val" for t in scored) else "test"
-    scored = [t for t in scored if choosing_split(t["best"]) == split]
+    """The best trial by validation accuracy, and the test accuracy at its chosen step; every
+    trial that ties for best is named, and their test accuracies given as a range. Without
+    a validation split nothing is chosen: the range of the trials' final test accuracies."""
+    scored = [
+        t for t in trials if chosen_accuracy(t) is not None and choosing_split(t["best"]) == "val"
+    ]
     if not scored:
-        return "—"
+        finals = sorted(
+            x
+            for t in trials
+            if (x := ((t.get("final") or {}).get("test") or {}).get("accuracy")) is not None
+        )
+        if not finals:
+            return "—"
+        spread = f"{finals[0]:.4f}" + (f"–{finals[-1]:.4f}" if finals[-1] != finals[0] else "")
+        return f"no validation split, nothing chosen: final test {spread}"
     top = max(chosen_accuracy(t) for t in scored)
     best = [t for t in scored if chosen_accuracy(t) == top]
     tests = sorted(x for t in best if (x := test_at_chosen(t)) is not None)
     names = ", ".join(t["trial"] for t in best)
-    if split == "test":  # no validation split: the best test evaluation, labelled so
-        return f"best test {top:.4f} ({names})"
     there = "—" if not tests else f"{tests[0]:.4f}"
     if len(tests) > 1 and tests[-1] != tests[0]:
         there += f"–{tests[-1]:.4f}"
-    return f"{split} {top:.4f} → test {there} ({names})"
+    return f"val {top:.4f} → test {there} ({names})"
 
 
 def summary_line(
