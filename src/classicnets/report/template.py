@@ -56,8 +56,9 @@ stopped before the end): {{ unfinished | length }} run{{ "s" if unfinished | len
 {{ unfinished | join(", ") }}.</p>{% endif %}
 <nav>{% for s in sections %}<a href="#{{ s.anchor }}">{{ s.title }}</a>{% endfor %}</nav>
 <section id="summary"><h2>Summary</h2>
-<p class="muted">One line per study: its trials, the best trial by the choosing split with
-the test accuracy there, and the first of its findings (the section says more).</p>
+<p class="muted">One line per study: its trials, the best trial by validation accuracy with
+the test accuracy there (without a validation split nothing is chosen), and the first of its
+findings (the section says more).</p>
 <div class="scroll"><table class="summary"><thead><tr><th>study</th><th>what ran</th>
 <th>headline</th><th>finding</th></tr></thead><tbody>
 {% for line in summary %}<tr><td><a href="#{{ line.anchor }}">{{ line.title }}</a></td>
