@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from classicnets.errors import UsageError, one_line, shown
+from classicnets.records import RunDir, chosen_accuracy
 from classicnets.runner.run import FINISHED
 from classicnets.runner.sweep.locks import locked
 from classicnets.runner.sweep.plan import SEARCH_DIR, Plan
@@ -208,7 +209,7 @@ def requeue(plan: Plan, study: Any) -> int:
         mine = t.state == TrialState.RUNNING and t.user_attrs.get("host") == host
         name = trial_dir(plan, t)
         if mine and (name is None or not locked(out, name)):
-            study.tell(t.number, state=TrialState.FAIL)
+            _close_dead(study, t, out / name if name else None)
     optuna.storages.fail_stale_trials(study)  # other machines' dead workers: by heartbeat
     trials = study.get_trials(deepcopy=False)
     done = {trial_dir(plan, t) for t in trials if status(t) in FINISHED}
@@ -229,6 +230,21 @@ def requeue(plan: Plan, study: Any) -> int:
         params = {"trial": name} if not plan.search else t.params
         study.enqueue_trial(params, user_attrs={"dir": name})
     return len(again)
+
+
+def _close_dead(study: Any, trial: Any, run: Path | None) -> None:
+    """A dead worker's RUNNING trial. Killed after its worker recorded the run finished but
+    before Optuna was told: COMPLETE, with the value read from the run's own summary.json
+    (checked against its schema), not from the study. Else FAIL, to be asked for again."""
+    from optuna.trial import TrialState
+
+    if status(trial) in FINISHED and run is not None:
+        summary = RunDir(run).summary()
+        value = chosen_accuracy(summary) if summary and summary["status"] in FINISHED else None
+        if value is not None:
+            study.tell(trial.number, value)
+            return
+    study.tell(trial.number, state=TrialState.FAIL)
 
 
 def trials_left(plan: Plan, study: Any) -> int:
