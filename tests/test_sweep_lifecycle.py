@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +18,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
+from classicnets.records import chosen_accuracy
 from tests.conftest import read_json
 
 TRIALS = [f"{d}-{i}" for d in ("moons", "circles", "classification") for i in ("numpy", "torch")]
@@ -265,3 +268,42 @@ def test_a_process_ends_when_the_one_it_watches_is_killed(how):
     finally:
         watched.kill()
         watcher.kill()
+
+
+def test_a_trial_killed_after_its_run_finished_is_completed_not_failed(cli):
+    """The worker recorded its trial finished (status and summary.json) and was killed before
+    Optuna was told: the trial stays RUNNING. Run again, the sweep completes it with the value
+    of its own summary.json (validation chose) instead of failing it, and trains it no more."""
+    code, _, err = cli(*SWEEP)  # a finished sweep, to take one finished run directory from
+    assert code == 0, err
+    out = cli.cwd / "S2"
+    out.mkdir()
+    grids = optuna.samplers.GridSampler({"trial": TRIALS})._all_grids
+    grid_id, name = 0, grids[0][0]
+    shutil.copytree(cli.cwd / "S" / name, out / name)
+    summary = read_json(out / name / "summary.json")
+    study = optuna.create_study(
+        study_name=STUDY, storage=f"sqlite:///{out / 'sweep.db'}", direction="maximize"
+    )
+    study.set_user_attr("identity", optuna.load_study(
+        study_name=STUDY, storage=f"sqlite:///{cli.cwd / 'S' / 'sweep.db'}"
+    ).user_attrs["identity"])  # fmt: skip
+    study.add_trial(
+        create_trial(
+            state=TrialState.RUNNING,
+            params={"trial": name},
+            distributions={"trial": optuna.distributions.CategoricalDistribution(TRIALS)},
+            user_attrs={"dir": name, "host": socket.gethostname(), "status": summary["status"]},
+            system_attrs={"grid_id": grid_id, "search_space": {"trial": TRIALS}},
+        )
+    )
+    before = (out / name / "metrics.jsonl").stat().st_mtime_ns
+
+    code, printed, err = cli("sweep", "mlp-toy-compare", *KEYS, "--out", "S2")
+    assert code == 0, err
+    assert "6 trials: 6 completed" in printed
+    study = optuna.load_study(study_name=STUDY, storage=f"sqlite:///{out / 'sweep.db'}")
+    complete = {t.params["trial"]: t.value for t in study.trials if t.state == TrialState.COMPLETE}
+    assert sorted(complete) == sorted(TRIALS)
+    assert complete[name] == chosen_accuracy(summary)
+    assert (out / name / "metrics.jsonl").stat().st_mtime_ns == before  # not trained again
