@@ -303,3 +303,40 @@ def test_a_grid_interrupted_with_one_point_left_finishes_when_run_again(cli, mon
     complete = [t.params["trial"] for t in _study(out).trials if t.state == TrialState.COMPLETE]
     assert sorted(complete) == sorted(TRIALS)  # each once: the retry, then the last point
     assert "6 trials: 6 completed" in printed
+
+
+# --- d. a search trial whose run directory is on another machine ---
+SEARCH = ["--dataset", "digits", "--width", "0.125", "--train_samples", "200"]
+SEARCH += ["--test_samples", "100", "--epochs", "1", "--batch_size", "64", "--quiet"]
+
+
+def test_a_search_trial_run_elsewhere_is_read_from_the_study_checked(cli):
+    """Its row gets its keys from the drawn values (checked as flags are) and its result
+    from the summary its worker stored (checked against summary.json's schema); a tampered
+    stored summary is one line naming the study and the trial, and sweep.json is kept."""
+    import sqlite3
+
+    args = ["sweep", "cnn-optimizers", *SEARCH, "--search", "1", "--out", "s"]
+    code, _, err = cli(*args)
+    assert code == 0, err
+    out = cli.cwd / "s"
+    here = read_json(out / "sweep.json")["trials"][0]
+    shutil.move(out / "search-0000", cli.cwd / "elsewhere")  # as if trained on another machine
+
+    code, printed, err = cli(*args)
+    assert code == 0, err
+    row = read_json(out / "sweep.json")["trials"][0]
+    assert row["keys"] == here["keys"] and row["best"] == here["best"]
+
+    db = sqlite3.connect(out / "sweep.db")
+    with db:
+        db.execute(
+            "UPDATE trial_user_attributes SET value_json = ? WHERE key = 'summary'",
+            ('{"status": "completed", "epochs": "x"}',),
+        )
+    db.close()
+    before = (out / "sweep.json").read_bytes()
+    code, _, err = cli(*args)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "trial 0" in err and "epochs" in err
+    assert (out / "sweep.json").read_bytes() == before

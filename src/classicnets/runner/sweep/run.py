@@ -18,7 +18,7 @@ from classicnets import config
 from classicnets.errors import UsageError, one_line
 from classicnets.experiments import EXPERIMENTS, Sweep
 from classicnets.experiments.tables import search_figures
-from classicnets.records import RunDir, read_json, write_json
+from classicnets.records import RunDir, check_summary, read_sweep, write_json
 from classicnets.runner.devices import cpu_cores, resolve_device
 from classicnets.runner.outdir import check_name, check_no_dangling_link
 from classicnets.runner.run import FINISHED
@@ -156,7 +156,7 @@ def run_sweep(
 
 def _previous_rows(out: Path) -> list[dict[str, Any]] | None:
     try:
-        return read_json(out / "sweep.json")["trials"]
+        return read_sweep(out / "sweep.json")["trials"]
     except (OSError, ValueError, KeyError, TypeError, UsageError):
         return None
 
@@ -209,10 +209,12 @@ def trial_rows(plan: Plan, trials: list[Any]) -> list[dict[str, Any]]:
             continue
         t = latest[name]
         run = RunDir(Path(plan.out) / name)
-        result = run.summary() or t.user_attrs.get("summary") or {}
+        where = f"study {plan.study} in {shown_url(plan.storage)}, trial {t.number}"
+        stored = t.user_attrs.get("summary")  # written by a worker elsewhere: checked too
+        result = run.summary() or (check_summary(stored, where) if stored else {})
         if plan.search:
             experiment = plan.experiment
-            keys = run.config() if run.file("config.json").is_file() else {}
+            keys = run.config() if run.file("config.json").is_file() else _drawn(plan, t, where)
             own = planning.key_names(EXPERIMENTS[experiment])
             keys = {k: v for k, v in keys.items() if k in own}
         else:
@@ -231,3 +233,19 @@ def trial_rows(plan: Plan, trials: list[Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _drawn(plan: Plan, trial: Any, where: str) -> dict[str, Any]:
+    """A search trial's keys when its run directory is on another machine: the plan's own
+    keys with the values the study says were drawn, checked as flags are."""
+    drawn = {r.key: trial.params[r.key] for r in plan.space if r.key in trial.params}
+    try:
+        texts = {k: config.format_value(v) for k, v in drawn.items()}
+        return config.to_dict(
+            config.build(EXPERIMENTS[plan.experiment].config, {**dict(plan.base), **texts})
+        )
+    except (UsageError, TypeError, ValueError) as error:
+        raise UsageError(
+            f"{where}: drawn keys {one_line(error)}; the study was changed by something "
+            "else: use another --storage (or --out)"
+        ) from None
