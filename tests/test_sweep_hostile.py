@@ -306,8 +306,8 @@ def test_a_grid_interrupted_with_one_point_left_finishes_when_run_again(cli, mon
 
 
 # --- d. a search trial whose run directory is on another machine ---
-SEARCH = ["--dataset", "digits", "--width", "0.125", "--train_samples", "200"]
-SEARCH += ["--test_samples", "100", "--epochs", "1", "--batch_size", "64", "--quiet"]
+DIGITS_CNN = ["--dataset", "digits", "--width", "0.125", "--train_samples", "200"]
+DIGITS_CNN += ["--test_samples", "100", "--epochs", "1", "--batch_size", "64", "--quiet"]
 
 
 def test_a_search_trial_run_elsewhere_is_read_from_the_study_checked(cli):
@@ -316,7 +316,7 @@ def test_a_search_trial_run_elsewhere_is_read_from_the_study_checked(cli):
     stored summary is one line naming the study and the trial, and sweep.json is kept."""
     import sqlite3
 
-    args = ["sweep", "cnn-optimizers", *SEARCH, "--search", "1", "--out", "s"]
+    args = ["sweep", "cnn-optimizers", *DIGITS_CNN, "--search", "1", "--out", "s"]
     code, _, err = cli(*args)
     assert code == 0, err
     out = cli.cwd / "s"
