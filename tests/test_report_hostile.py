@@ -431,3 +431,15 @@ def test_any_field_of_another_type_is_exit_0_or_2(workspace: Path, data: st.Data
     if code == 2:
         assert text.count("\n") == 1 and text.startswith("classicnets: error: "), text
         assert str(path) in text, text
+
+
+def test_a_trial_directory_that_is_a_link_is_never_read(cli, runs, secret):
+    """sweep.json names the trial; its directory is a link to a run elsewhere: the report
+    refuses it in one line rather than read records from wherever the link leads."""
+    trial = runs / "sweep" / "moons-numpy"
+    shutil.copytree(trial, secret / "moons-numpy")
+    shutil.rmtree(trial)
+    trial.symlink_to(secret / "moons-numpy")
+    code, _, err = report(cli, runs)
+    assert code == 2
+    one_line_refusal(cli, err, "sweep.json", "trials[0].dir", "'moons-numpy' is a link")

@@ -309,5 +309,16 @@ def check_sweep(data: Any, path: Path | str) -> dict[str, Any]:
 
 
 def read_sweep(path: Path | str) -> dict[str, Any]:
-    """A sweep.json, checked: what the report (and anyone else) reads a sweep through."""
-    return check_sweep(read_json(Path(path)), path)
+    """A sweep.json, checked: what the report (and anyone else) reads a sweep through.
+    A trial's directory must be a directory of the sweep, not a link: a name read from a
+    record is never followed out of the sweep (a link could lead to any run, or file)."""
+    record = check_sweep(read_json(Path(path)), path)
+    for i, trial in enumerate(record["trials"]):
+        if (Path(path).parent / trial["dir"]).is_symlink():
+            raise damaged(
+                path,
+                f"trials[{i}].dir",
+                f"{trial['dir']!r} is a link, and a trial is read only from a directory of "
+                "the sweep; put the run directory itself there",
+            )
+    return record
