@@ -150,6 +150,10 @@ def at_random(n: int, rng: random.Random) -> tuple[str, Trigger]:
     return f"{delay:.2f} s after checkpoint {n}", trigger
 
 
+# Kill points that must be hit: a run that ends before one fails the test.
+NAMED = ("while writing", "while drawing")
+
+
 def while_drawing_figures() -> tuple[str, Trigger]:
     return "while drawing figures", lambda w: (w.run / "summary.json").exists()
 
@@ -170,6 +174,10 @@ class Subprocesses:
     class Child:
         def __init__(self, process: subprocess.Popen, log: Path):
             self.process, self.log = process, log
+
+        @property
+        def pid(self) -> int:
+            return self.process.pid
 
         def poll(self) -> int | None:
             return self.process.poll()
@@ -209,24 +217,48 @@ def command(experiment: str, keys: list[str], out: Path, resume: bool) -> list[s
     ]
 
 
+def _stopped(pid: int) -> bool:
+    """SIGSTOP `pid` and wait until it is stopped (or gone): a signal to another process
+    lands later, and the point must be checked while nothing moves."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        if state in "TtZX":
+            return state in "Tt"
+        time.sleep(0.0002)
+    raise AssertionError(f"process {pid} did not stop within 5 s")
+
+
 def kill_at(child, run: Path, point: tuple[str, Trigger]) -> Kill:
-    """SIGKILL `child` at the point; what the run directory then holds."""
+    """SIGKILL `child` at the point; what the run directory then holds. When the trigger
+    fires the child is stopped first and the point checked again: it is killed only if the
+    point still holds (a checkpoint still being written, say), else let go to try again at
+    the next chance. So a kill that lands, lands at its point."""
     name, trigger = point
     watch = Watch(run)
     while child.poll() is None:
         watch.poll()
         if trigger(watch):
-            child.kill()
-            break
+            if not _stopped(child.pid):
+                break  # it ended meanwhile
+            if trigger(watch):
+                child.kill()
+                break
+            os.kill(child.pid, signal.SIGCONT)
         time.sleep(0.001)
     code = child.wait()
     if code != -signal.SIGKILL:
         assert code == 0, child.output()
+        assert not name.startswith(NAMED), f"the run ended before the kill point {name!r}"
         return Kill(name, landed=False)
     record = RunDir(run)
     metrics = record.file("metrics.jsonl")
     text = metrics.read_bytes() if metrics.exists() else b""
-    return Kill(
+    kill = Kill(
         name,
         landed=True,
         rows=record.metrics(),  # must read, whatever the kill cut
@@ -234,6 +266,9 @@ def kill_at(child, run: Path, point: tuple[str, Trigger]) -> Kill:
         cut_short=bool(text) and not text.endswith(b"\n"),
         mid_write=any(run.glob(".*.tmp")),
     )
+    if name.startswith("while writing"):
+        assert kill.mid_write, f"{name}: the kill missed the write"
+    return kill
 
 
 def assert_same(a, b, where: str = "checkpoint") -> None:
