@@ -24,7 +24,7 @@ from pathlib import Path
 
 from classicnets import config, robust
 from classicnets.errors import UsageError
-from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS
+from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS, catalog
 from classicnets.records import describe
 from classicnets.runner import run as runner
 from classicnets.runner.outdir import check_name, check_writable
@@ -81,7 +81,13 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=Parser
     )
-    commands.add_parser("list", help="experiments and sweeps, one line each")
+    listing = commands.add_parser("list", help="experiments and sweeps, one line each")
+    listing.add_argument(
+        "--markdown",
+        action="store_true",
+        help="the tables of experiments with their keys and defaults, sweeps and suites, as "
+        "the README carries them",
+    )
 
     train = commands.add_parser("train", help="train one experiment into a run directory")
     experiments = train.add_subparsers(
@@ -171,6 +177,9 @@ def _say(line: str) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    if args.markdown:
+        sys.stdout.write(catalog.markdown(EXPERIMENTS.values(), SWEEPS.values(), SUITES))
+        return 0
     _say("experiments (classicnets train NAME --help lists the keys):")
     for e in EXPERIMENTS.values():
         _say(f"  {e.name:<18} {e.description}")

@@ -1,0 +1,79 @@
+"""The registry as markdown: what `classicnets list --markdown` prints and the README
+carries word for word (a test holds the two equal), so the tables of experiments, their
+keys and defaults, sweeps and suites are never written by hand.
+
+An experiment's row names the keys it declares itself and the shared keys whose default it
+changes; the keys it shares unchanged are listed once, in the table of groups.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from classicnets import config
+from classicnets.config import Key
+from classicnets.experiments import keys
+from classicnets.experiments.spec import Experiment, Sweep
+
+GROUPS: tuple[tuple[str, str, Mapping[str, Key]], ...] = (
+    ("image data", "mlp-images, cnn, resnet, rnn-images", keys.IMAGE),
+    ("training loop", "every experiment counted in epochs", keys.TRAINING),
+    ("optimizer", "every torch experiment but mlp-toy", keys.OPTIM),
+    ("recurrent cell", "rnn-palindrome, rnn-images", keys.RECURRENT),
+)
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _value(value: Any) -> str:
+    return config.format_value(value) if value != "" else '""'
+
+
+def _keys(pairs: Iterable[tuple[str, Any]]) -> str:
+    return ", ".join(f"`{name}` {_cell(_value(value))}" for name, value in pairs)
+
+
+def _shared() -> dict[str, Key]:
+    return {name: key for _, _, group in GROUPS for name, key in group.items()}
+
+
+def own_keys(experiment: Experiment) -> list[tuple[str, Any]]:
+    """(key, default) of what the experiment declares itself or changes from its group."""
+    shared = _shared()
+    rows = []
+    for f in dataclasses.fields(experiment.config):
+        key = shared.get(f.name)
+        if key is None or key.help != f.metadata["help"] or key.default != f.default:
+            rows.append((f.name, f.default))
+    return rows
+
+
+def markdown(
+    experiments: Iterable[Experiment],
+    sweeps: Iterable[Sweep],
+    suites: Mapping[str, tuple[tuple[str, dict[str, str]], ...]],
+) -> str:
+    lines = [
+        "| experiment | what | its own keys, and the shared defaults it changes |",
+        "|---|---|---|",
+    ]
+    for e in experiments:
+        lines.append(f"| `{e.name}` | {_cell(e.description)} | {_keys(own_keys(e))} |")
+    lines += ["", "| shared keys | taken by | keys (default) |", "|---|---|---|"]
+    for name, users, group in GROUPS:
+        lines.append(f"| {name} | {users} | {_keys((k, v.default) for k, v in group.items())} |")
+    lines += ["", "| sweep | what |", "|---|---|"]
+    lines += [f"| `{s.name}` | {_cell(s.description)} |" for s in sweeps]
+    lines += ["", "| suite (`classicnets run --suite`) | its sweeps, with the keys sizing them |"]
+    lines.append("|---|---|")
+    for name, members in suites.items():
+        parts = [
+            f"`{sweep}`" + (f" ({_keys(sized.items())})" if sized else "")
+            for sweep, sized in members
+        ]
+        lines.append(f"| `{name}` | {'; '.join(parts)} |")
+    return "\n".join(lines) + "\n"
