@@ -569,6 +569,63 @@ def test_resume_from_a_checkpoint_that_loads_but_does_not_fit(workdir: Path, toy
     assert code == 2 and "checkpoint" in err
 
 
+# --- the controls: valid input is accepted where each property above passes on a refusal ---
+
+
+def accepted(prop: str, call: Callable[[], Any]) -> Any:
+    result = attempt(prop, call)
+    assert not isinstance(result, UsageError), f"{prop}: valid input refused: {result}"
+    return result
+
+
+def test_every_property_accepts_valid_input(workdir: Path, toy_run: Path):
+    """A property that passes on a UsageError could pass on a loader that refuses all: the
+    same calls, on valid input, must accept it."""
+    for name, experiment in EXPERIMENTS.items():
+        fields = dataclasses.fields(experiment.config)
+        defaults = {f.name: config.format_value(f.default) for f in fields}
+        accepted("keys", lambda: config.build(experiment.config, defaults))  # noqa: B023
+        argv = ["train", name, "--out", str(fresh(workdir) / "run"), "--quiet"]
+        if "dataset" in defaults and name != "mlp-toy":
+            argv += ["--dataset", "digits"]  # on any machine, with no data set installed
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(cli.runner, "run_experiment", no_training)
+            code, err = accepted("cli-keys", lambda: run_cli(argv))  # noqa: B023
+            assert code == 0, err
+    folder = fresh(workdir)
+    assert accepted("cli-dataset", lambda: run_cli([*TOY, "--out", str(folder / "run")]))[0] == 0
+    assert (folder / "run" / "summary.json").is_file()
+
+    mnist = fresh(workdir) / "mnist"
+    mnist.mkdir()
+    for stem, good in GOOD_IDX.items():
+        (mnist / stem).write_bytes(good)
+    data = accepted("idx", lambda: load_images("mnist", mnist.parent, system_dirs={}))
+    assert data.X_train.shape == (3, 1, 4, 4) and list(data.y_test) == [9, 0]
+
+    cifar = fresh(workdir) / CIFAR_FOLDER
+    cifar.mkdir()
+    for name in CIFAR_BATCHES:
+        (cifar / name).write_bytes(GOOD_BATCHES[3])  # 2 images, protocol 4
+    data = accepted("cifar", lambda: load_images("cifar10", cifar.parent))
+    assert data.X_test.shape == (2, 3, 32, 32)
+
+    for blob in GOOD_NPZ:
+        path = fresh(workdir) / "data.npz"
+        path.write_bytes(blob)
+        data = accepted("npz", lambda: load_npz(str(path)))  # noqa: B023
+        assert data.X_train.shape == (4, 2) and list(data.y_test) == [0, 1]
+
+    for blob in GOOD_CHECKPOINTS:
+        run = RunDir(fresh(workdir))
+        run.file(CHECKPOINT).write_bytes(blob)
+        assert torch.equal(
+            accepted("checkpoint", run.load_checkpoint)["torch_rng"], STATE["torch_rng"]
+        )
+    good = (toy_run / CHECKPOINT).read_bytes()
+    assert accepted("cli-resume", lambda: resume(workdir, toy_run, good))[0] == 0
+
+
 # --- 7: sizes past the machine, and config.json's values -----------------------------------
 
 MAGNITUDE = st.integers(0, 15).flatmap(lambda e: st.integers(1, 10**e))  # 1 .. 10^15
