@@ -106,10 +106,11 @@ def _plot_curves(
     for ax in (ax_acc, ax_loss):
         ax.set_xlabel(x)
         ax.grid(alpha=0.3)
-    if len(ax_acc.get_legend_handles_labels()[0]) <= LEGEND_INSIDE:
+    lines = len(ax_acc.get_legend_handles_labels()[0])
+    if 0 < lines <= LEGEND_INSIDE:
         ax_acc.legend(fontsize=7)
         ax_loss.legend(fontsize=7)
-    else:  # a grid's many lines: one legend beside the row, not over the curves
+    elif lines:  # a grid's many lines: one legend beside the row, not over the curves
         ax_loss.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
 
 
