@@ -1,10 +1,13 @@
 """`classicnets report`: the page from real run records, checked in a real browser (headless
-Chromium through selenium: every section there, every image loaded, no network request)."""
+Chromium through selenium: every section there, every image loaded, no network request, no
+element wider than the window, printed to PDF pages)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -95,8 +98,37 @@ def test_report_in_a_real_browser(toy_report, tmp_path):
         assert [u for u in urls if u.split(":")[0] in ("http", "https", "ws", "wss", "ftp")] == []
         driver.save_screenshot(str(tmp_path / "report.png"))
         assert (tmp_path / "report.png").stat().st_size > 20_000
+        # Nothing wider than the window, down to a phone's: wide tables scroll in their box.
+        for width in (1200, 800, 420):
+            driver.set_window_size(width, 1200)
+            assert driver.execute_script(OVERFLOW) == [], width
+        driver.save_screenshot(str(tmp_path / "report-narrow.png"))
+        # Printed to PDF (the print stylesheet): real pages, each drawn as a picture.
+        pdf = base64.b64decode(driver.print_page())
+        assert pdf.startswith(b"%PDF")
+        (tmp_path / "report.pdf").write_bytes(pdf)
     finally:
         driver.quit()
+    if shutil.which("pdftoppm"):
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "50", str(tmp_path / "report.pdf"), str(tmp_path / "page")],
+            check=True,
+        )
+        pages = sorted(tmp_path.glob("page-*.png"))
+        assert len(pages) >= 2 and all(p.stat().st_size > 5_000 for p in pages)
+
+
+# Elements that reach past the window's right edge, but for those inside a scrolling box (whose
+# own box must fit), and whether the page itself scrolls sideways.
+OVERFLOW = """
+const limit = document.documentElement.clientWidth + 1;
+const wide = [...document.querySelectorAll('body *')]
+  .filter(e => !e.parentElement.closest('.scroll'))
+  .filter(e => e.getBoundingClientRect().right > limit)
+  .map(e => e.tagName + (e.className ? '.' + e.className : ''));
+if (document.documentElement.scrollWidth > limit) wide.push('page scrolls sideways');
+return wide;
+"""
 
 
 def test_the_summary_headline_never_ranks_by_the_test_split():

@@ -98,13 +98,13 @@ findings (the section says more).</p>
 {% endif %}
 {% if claims %}
 <section id="claims"><h2>The course's claims, checked</h2>
-<table><thead><tr><th>id</th><th>claim</th><th>the course reported</th>
+<div class="scroll"><table><thead><tr><th>id</th><th>claim</th><th>the course reported</th>
 <th>checked as</th>
 <th>this run measured (test accuracy, mean ± sd, n)</th><th>verdict</th></tr></thead><tbody>
 {% for row in claims %}
 <tr><td>{{ row.claim.id }}</td><td>{{ row.claim.text }}</td><td>{{ row.claim.reported }}</td>
 <td>{{ row.claim.checked_as() }}</td><td>{{ row.measured }}</td><td>{{ row.verdict }}</td></tr>
-{% endfor %}</tbody></table>
+{% endfor %}</tbody></table></div>
 <p>{{ claims_rule }}</p></section>
 {% endif %}
 </body>
