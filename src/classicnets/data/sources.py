@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from classicnets.data import palindrome
 from classicnets.data.splits import Splits
+from classicnets.errors import UsageError
 from classicnets.seeds import Stream, epoch_order, rng, torch_generator
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # inputs in the model's layout, labels (B,)
@@ -121,6 +122,7 @@ class TensorSource:
             self._train_eval = tuple(t[keep_t] for t in self.data["train"])
         self.is_image = X_train.ndim == 4
         if self.is_image:
+            self.image_shape = tuple(X_train.shape[1:])  # (C, H, W)
             mean, std = channel_stats(X_train)
             self.mean = torch.tensor(mean, dtype=torch.float32, device=device)[:, None, None]
             self.std = torch.tensor(std, dtype=torch.float32, device=device)[:, None, None]
@@ -143,6 +145,19 @@ class TensorSource:
             B, C, H, W = X.shape
             return X.permute(0, 2, 1, 3).reshape(B, H, C * W)  # (B, T=H, F=C*W)
         return X.contiguous(memory_format=self.memory_format)
+
+    def mirror(self, X: torch.Tensor) -> torch.Tensor:
+        """Model inputs (as `inputs` makes them) -> the same images mirrored left to right,
+        in the same layout: flip-based test-time augmentation (train/classifier.py)."""
+        if not self.is_image:
+            raise UsageError("--tta true: the inputs are not images; there is no mirror")
+        B = len(X)
+        if self.layout == "image":  # (B, C, H, W)
+            return X.flip(3).contiguous(memory_format=self.memory_format)
+        C, H, W = self.image_shape
+        if self.layout == "flat":  # (B, C*H*W)
+            return X.reshape(B, C, H, W).flip(3).reshape(B, C * H * W)
+        return X.reshape(B, H, C, W).flip(3).reshape(B, H, C * W)  # rows: (B, T=H, F=C*W)
 
     def epoch_batches(
         self, seed: int, epoch: int, batch_size: int

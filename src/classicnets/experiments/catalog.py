@@ -21,6 +21,7 @@ GROUPS: tuple[tuple[str, str, Mapping[str, Key]], ...] = (
     ("image data", "mlp-images, cnn, resnet, rnn-images", keys.IMAGE),
     ("training loop", "every experiment counted in epochs", keys.TRAINING),
     ("optimizer", "every torch experiment but mlp-toy", keys.OPTIM),
+    ("small-budget recipe", "mlp-images, cnn, resnet, rnn-images", keys.RECIPE),
     ("recurrent cell", "rnn-palindrome, rnn-images", keys.RECURRENT),
 )
 

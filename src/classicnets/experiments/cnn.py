@@ -47,6 +47,7 @@ CNNConfig = config.define(
     keys.IMAGE,
     keys.TRAINING,
     keys.OPTIM,
+    keys.RECIPE,
     width=WIDTH,
     learning_rate=1e-4,  # Adam's step size: the course's
     batch_size=32,  # images per update: the course's

@@ -4,6 +4,7 @@ layout it reads (image, flat or rows)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from classicnets.records import RunDir
 from classicnets.seeds import seed_torch
 from classicnets.train.classifier import ClassifierLearner
 from classicnets.train.loop import LoopSettings
+from classicnets.train.optim import schedule_problem
 
 MIRROR_ENV = "CLASSICNETS_DATA_MIRROR"  # a base URL that replaces the official download hosts
 MakeModel = Callable[[tuple[int, ...], int], nn.Module]  # (sample_shape, num_classes) -> model
@@ -39,6 +41,28 @@ def _check_batch(cfg: Any, n_train: int) -> None:
             f"--batch_size {cfg.batch_size}: larger than the training split ({images}{cut}); "
             f"use at most {n_train}" + (", or a smaller --val_size" if cut else "")
         )
+
+
+def check_recipe(cfg: Any) -> None:
+    """The recipe's keys (experiments/keys.py, RECIPE) against the data and the schedule."""
+    if cfg.tta and not registry.flips(cfg.dataset):
+        raise UsageError(
+            f"--tta true: {cfg.dataset} must not be mirrored (a mirrored digit is another "
+            "shape, or none); use --tta false"
+        )
+    problem = schedule_problem(cfg)
+    if problem:
+        raise UsageError(problem)
+
+
+def scaled_rate(cfg: Any) -> Any:
+    """The keys the learner is built from: with lr_scale_batch N, learning_rate is per N
+    images and becomes learning_rate x batch_size / N (the config keeps what was given)."""
+    if not cfg.lr_scale_batch:
+        return cfg
+    return dataclasses.replace(
+        cfg, learning_rate=cfg.learning_rate * cfg.batch_size / cfg.lr_scale_batch
+    )
 
 
 def load_splits(cfg: Any, progress: bool = True) -> Splits:
@@ -68,6 +92,7 @@ def check_memory(
 def validate_data(cfg: Any, estimate: Estimate) -> dict[str, int]:
     """The checks load_splits and build_classifier make, on the split sizes and the data's
     shape alone (a sweep checks every trial); the split sizes."""
+    check_recipe(cfg)
     n_train, n_test = registry.sizes(cfg.dataset, Path(cfg.data_dir), cfg.download)
     sizes = split_sizes(n_train, n_test, cfg.val_size, cfg.train_samples, cfg.test_samples)
     _check_batch(cfg, sizes["train"])
@@ -108,6 +133,7 @@ def build_classifier(
 
     `splits` replaces the data the config names (benchmarks time the same path on their own).
     """
+    check_recipe(cfg)
     splits = splits or load_splits(cfg)
     X_train = splits.arrays["train"][0]
     if X_train.ndim != 4:
@@ -123,7 +149,14 @@ def build_classifier(
     model = make_model(source.sample_shape, splits.num_classes)
     steps_per_epoch = math.ceil(len(source) / cfg.batch_size)
     learner = ClassifierLearner(
-        model, source, cfg, device, cfg.epochs * steps_per_epoch, memory_format
+        model,
+        source,
+        scaled_rate(cfg),
+        device,
+        cfg.epochs * steps_per_epoch,
+        memory_format,
+        ema=cfg.ema,
+        mirror=source.mirror if cfg.tta else None,
     )
     return Built(learner, LoopSettings.from_keys(cfg), source)
 

@@ -97,11 +97,47 @@ OPTIM = {
         Schedule,
         "none",
         "learning rate over the run: none (constant), step (x0.1 at 50% and 75% of the "
-        "steps), cosine (to 0), onecycle (warm-up to learning_rate, then down)",
+        "steps), cosine (to 0), onecycle (warm-up to learning_rate, then down), linear (to 0 "
+        "after the last update)",
+    ),
+    "warmup": Key(
+        float,
+        0.0,
+        "fraction of the steps over which the rate rises linearly to learning_rate before "
+        "the schedule's shape (0 = none; not with onecycle, which has its own); with linear "
+        "it makes airbench's triangle",
+        _below_one,
     ),
     "label_smoothing": Key(float, 0.0, "cross-entropy label smoothing (0 = none)", _below_one),
     "max_norm": Key(
         float, 0.0, "clip the gradient to this global L2 norm (0 = no clipping)", non_negative
+    ),
+}
+
+# --- a training recipe for small budgets: the image experiments (mlp-images, cnn, resnet,
+# rnn-images). After github.com/KellerJordan/cifar10-airbench and tysam-code/hlb-CIFAR10,
+# whose short CIFAR-10 runs owe much of their accuracy to these.
+RECIPE = {
+    "ema": Key(
+        float,
+        0.0,
+        "decay per update of an exponential moving average of the weights (0 = off), warmed "
+        "up as min(ema, (1 + n) / (10 + n)) at update n; the average is what is evaluated, "
+        "checkpointed as the model and analysed, e.g. 0.99",
+        _below_one,
+    ),
+    "tta": Key(
+        bool,
+        False,
+        "test-time augmentation: every evaluation averages the logits of each image and its "
+        "horizontal mirror (not for mnist and digits, which a mirror changes)",
+    ),
+    "lr_scale_batch": Key(
+        int,
+        0,
+        "0 = learning_rate is the rate itself; N = learning_rate is per N images, and the "
+        "rate used is learning_rate x batch_size / N (the linear scaling rule), e.g. 1024",
+        non_negative,
     ),
 }
 

@@ -51,9 +51,12 @@ def parameters(cfg: Any, count: int, key: str, value: Any, fix: str) -> Part:
     gradients and the optimizer's state, and at every evaluation the checkpoint's copy of
     the weights and the state (the learner's state_dict clones them) and its serialised
     bytes (records.RunDir.save_checkpoint), while the gradients still exist: for Adam,
-    4 + 2 x 3 = 10 copies (measured: an 8000,8000 image MLP peaks at 10.3)."""
+    4 + 2 x 3 = 10 copies (measured: an 8000,8000 image MLP peaks at 10.3). An average of
+    the weights (the image experiments' `ema`) is one more copy, checkpointed too."""
     state, name = optimizer_state(cfg)
     kept = f"parameters, gradients and {name} state" if state else "parameters and gradients"
+    if getattr(cfg, "ema", 0) > 0:  # held, and checkpointed, as the optimizer's state is
+        state, kept = state + 1, f"{kept}, the weights' average"
     copies = 2 + state + 2 * (1 + state)
     return Part(f"{kept}, and their checkpoint", count * copies * FLOAT, key, value, fix)
 

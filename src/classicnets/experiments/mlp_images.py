@@ -33,6 +33,7 @@ MLPImagesConfig = config.define(
     keys.IMAGE,
     keys.TRAINING,
     keys.OPTIM,
+    keys.RECIPE,
     dnn_hidden_units=Key(
         tuple[int, ...],
         (1024, 512),

@@ -27,6 +27,7 @@ ResNetConfig = config.define(
     keys.IMAGE,
     keys.TRAINING,
     keys.OPTIM,
+    keys.RECIPE,
     depth=Key(int, 20, "layers: 6n + 2, n basic blocks in each of the 3 stages", _depth),
     width=WIDTH,
     optimizer="sgd",  # the paper's: SGD with Nesterov momentum 0.9

@@ -87,6 +87,7 @@ RNNImagesConfig = config.define(
     keys.IMAGE,
     keys.TRAINING,
     keys.OPTIM,
+    keys.RECIPE,
     keys.RECURRENT,
     cell="gru",  # the best cell of the grid on rows
     num_hidden=256,  # units in h_t: 256 beat 128 on validation

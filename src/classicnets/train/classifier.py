@@ -6,11 +6,20 @@ already on the device in the model's layout; the learner adds the optimizer, the
 label smoothing, gradient clipping, and on a GPU bf16 autocast. Under torchrun, distribute()
 makes it train data-parallel: each rank steps on its shard of the global batch and evaluates
 its shard of each split (train/distributed.py).
+
+Two parts of the small-budget recipe (experiments/keys.py, RECIPE) live here too. With an
+average of the weights (`ema` > 0, train/ema.py), `model` is the average: what every
+evaluation runs, what state_dict() holds under "model" (and so what a checkpoint, or a
+best.pt written from state_dict(), keeps as the model) and what a restored run analyses;
+the weights the optimizer updates are `raw`, checkpointed beside it as "trained" with the
+average's update count, so a resume continues both to the bit. Without it, `model` and
+`raw` are one module and the state is as it always was. With `mirror` (test-time
+augmentation), every evaluation averages the logits of the inputs and of their mirror.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -20,6 +29,7 @@ from torch import nn
 from classicnets.data.sources import Source
 from classicnets.train import distributed
 from classicnets.train.distributed import Ranks
+from classicnets.train.ema import WeightAverage
 from classicnets.train.optim import OptimSettings, make_optimizer, make_schedule
 
 
@@ -32,11 +42,17 @@ class ClassifierLearner:
         device: torch.device,
         total_steps: int,
         memory_format: torch.memory_format = torch.contiguous_format,
+        ema: float = 0.0,
+        mirror: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
-        self.model = model.to(device=device, memory_format=memory_format)
+        # raw: the weights the optimizer updates; model: what is evaluated (raw, or its average)
+        self.raw = model.to(device=device, memory_format=memory_format)
+        self.average = WeightAverage(self.raw, ema) if ema > 0 else None
+        self.model = self.average.model if self.average else self.raw
+        self.mirror = mirror  # inputs (B, ...) -> the same inputs mirrored, for the evaluations
         self.source, self.keys, self.device = source, keys, device
         self.splits = source.splits
-        self.optimizer = make_optimizer(self.model.parameters(), keys)
+        self.optimizer = make_optimizer(self.raw.parameters(), keys)
         self.schedule = make_schedule(self.optimizer, keys, total_steps)
         # bf16 autocast on a GPU (no loss scaling needed, unlike fp16); full precision on CPU,
         # where bf16 matmuls are slower than float32 on most processors.
@@ -44,14 +60,18 @@ class ClassifierLearner:
             device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"
         )
         self.ranks: Ranks | None = None  # set by distribute(): the ranks sharing each batch
-        self.trained: nn.Module = self.model  # what step() runs: the model, or its DDP wrapper
+        self.trained: nn.Module = self.raw  # what step() runs: raw, or its DDP wrapper
 
     def distribute(self, ranks: Ranks) -> None:
-        """Train data-parallel from here on, one of `ranks`. self.model stays the plain model
+        """Train data-parallel from here on, one of `ranks`. self.raw stays the plain model
         (now with global batch norm), with the same parameters, so the optimizer, the schedule,
         checkpoints and the analysis code are unchanged."""
-        self.trained = distributed.data_parallel(self.model, ranks, self.device)
-        self.model, self.ranks = self.trained.module, ranks
+        self.trained = distributed.data_parallel(self.raw, ranks, self.device)
+        self.raw, self.ranks = self.trained.module, ranks
+        if self.average:
+            self.average.follow(self.raw)
+        else:
+            self.model = self.raw
 
     def epoch_batches(self, seed: int, epoch: int, batch_size: int) -> Iterator:
         if self.ranks is not None:  # every rank its own dropout masks, drawn from (seed, epoch)
@@ -77,10 +97,12 @@ class ClassifierLearner:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.keys.max_norm > 0:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.keys.max_norm, foreach=True)
+            nn.utils.clip_grad_norm_(self.raw.parameters(), self.keys.max_norm, foreach=True)
         self.optimizer.step()
         if self.schedule is not None:
             self.schedule.step()
+        if self.average:
+            self.average.update()
 
     @property
     def learning_rate(self) -> float:
@@ -89,9 +111,14 @@ class ClassifierLearner:
 
     @torch.no_grad()
     def logits(self, X: torch.Tensor) -> torch.Tensor:
+        """The evaluated model's logits (B, K); with `mirror`, the mean of the inputs' and
+        their mirror's, as airbench's flip test-time augmentation."""
         self.model.eval()
         with self.autocast:
-            return self.model(X).float()
+            logits = self.model(X).float()
+            if self.mirror is not None:
+                logits = (logits + self.model(self.mirror(X)).float()) / 2
+        return logits
 
     def evaluate(self, split: str) -> tuple[float, float]:
         """Mean cross-entropy (no label smoothing) and accuracy over the whole split; data-
@@ -123,10 +150,17 @@ class ClassifierLearner:
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
         if self.schedule is not None:
             state["schedule"] = self.schedule.state_dict()
+        if self.average:  # "model" is the average; the optimizer's weights go beside it
+            state["trained"] = self.raw.state_dict()
+            state["ema_updates"] = self.average.updates
         return cpu(state)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.model.load_state_dict(state["model"])
+        if self.average:
+            self.raw.load_state_dict(state["trained"])
+            self.average.load_state_dict({"model": state["model"], "updates": state["ema_updates"]})
+        else:
+            self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.schedule is not None:
             self.schedule.load_state_dict(state["schedule"])
