@@ -124,3 +124,85 @@ def test_run_all_prints_one_table_with_every_benchmark_row_and_the_matmul_peak(t
     body = lines[header + 2 : header + 2 + len(rows)]
     assert all(line.count("|") == 8 and "×" in line for line in body), body
     assert "GFLOP/s" in next(line for line in lines if "matmul peak" in line)
+
+
+def _recipe_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("recipe", SCRIPT.with_name("recipe.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_benchmark_trains_recipes_in_rounds_and_prints_the_table(tmp_path, capsys):
+    recipe = _recipe_script()
+    keys = "--dataset digits --dnn_hidden_units 16 --epochs 1 --train_samples 200"
+    argv = ["mlp-images", "--recipe", "base=", "--recipe", "ema=--ema 0.9"]
+    argv += ["--keys", keys, "--seeds", "3", "--target", "0.2", "--out", str(tmp_path / "r")]
+    assert recipe.main([*argv, "--json", str(tmp_path / "rows.json")]) == 0
+    out = capsys.readouterr().out
+    trained = [line.split(":")[0] for line in out.splitlines() if line.startswith("trained ")]
+    assert trained == ["trained base seed 3", "trained ema seed 3"]
+    rows = json.loads((tmp_path / "rows.json").read_text())["rows"]
+    assert [(r["recipe"], r["seed"]) for r in rows] == [("base", 3), ("ema", 3)]
+    for r in rows:
+        assert 0 <= r["test_at_best_val"] <= 1 and 0 <= r["best_val"] <= 1
+    table = [line for line in out.splitlines() if line.startswith("| ")]
+    assert table[0].startswith("| recipe | seed | status | best val acc | test acc at best val")
+    assert len(table) == 1 + 2 and table[1].startswith("| base | 3 | completed |")
+    assert (tmp_path / "r" / "time_to_accuracy.png").stat().st_size > 10_000
+    ema = json.loads((tmp_path / "r" / "ema" / "seed3" / "config.json").read_text())
+    assert ema["ema"] == 0.9 and ema["seed"] == 3
+
+
+def test_recipe_rounds_interleave_and_alternate_the_order():
+    assert _recipe_script().rounds(["a", "b", "c"], [0, 1, 2]) == [
+        *((0, "a"), (0, "b"), (0, "c")),
+        *((1, "c"), (1, "b"), (1, "a")),
+        *((2, "a"), (2, "b"), (2, "c")),
+    ]
+
+
+def test_recipe_time_to_target_is_the_first_validation_row_at_or_above_it():
+    recipe = _recipe_script()
+    rows = [
+        {"split": "val", "accuracy": 0.5, "time_s": 1.0},
+        {"split": "test", "accuracy": 0.95, "time_s": 1.0},  # the test split reaches nothing
+        {"split": "val", "accuracy": 0.9, "time_s": 2.5},
+        {"split": "val", "accuracy": 0.95, "time_s": 4.0},
+    ]
+    assert recipe.time_to(rows, 0.9) == 2.5
+    assert recipe.time_to(rows, 0.96) is None
+
+
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (["cnn", "--recipe", "noequals"], "expected NAME=KEYS"),
+        (["cnn", "--recipe", "a=--ema"], "expected --key value pairs"),
+        (["cnn", "--recipe", "a=", "--recipe", "a=--ema 0.9"], "same NAME"),
+        (["cnn", "--recipe", "a=", "--seeds", "0,0"], "distinct integers"),
+        (["cnn", "--recipe", "a=--seed 3"], "--seeds"),
+        (["cnn", "--recipe", "a=", "--target", "1.5"], "(0, 1]"),
+        (["cnn"], "at least one --recipe"),
+    ],
+)
+def test_recipe_benchmark_refuses_bad_arguments_in_one_line(tmp_path, capsys, argv, said):
+    assert _recipe_script().main([*argv, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert said in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_recipe_benchmark_quick_smoke(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT.with_name("recipe.py")), "--quick", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "| base | 0 |" in proc.stdout and "| ema+linear | 0 |" in proc.stdout
+    assert (tmp_path / "time_to_accuracy.png").is_file()

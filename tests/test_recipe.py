@@ -239,3 +239,31 @@ def test_ema_run_resumes_after_a_crash_to_the_bit(cli):
         for name, tensor in a[part].items():
             assert torch.equal(tensor, b[part][name]), (part, name)
     assert not torch.equal(a["model"]["layers.0.weight"], a["trained"]["layers.0.weight"])
+
+
+def test_time_to_accuracy_draws_test_accuracy_against_time_a_colour_per_recipe(tmp_path):
+    from classicnets.plots import time_to_accuracy, time_to_accuracy_figure
+
+    def run(times, accuracies):
+        rows = []
+        for epoch, (t, acc) in enumerate(zip(times, accuracies)):
+            rows.append({"split": "val", "accuracy": 1.0, "time_s": t, "epoch": epoch})
+            rows.append({"split": "test", "accuracy": acc, "time_s": t, "epoch": epoch})
+        return rows
+
+    recipes = {
+        "base": [run([0, 2, 4], [0.1, 0.5, 0.6]), run([0, 3, 5], [0.1, 0.4, 0.7])],
+        "ema": [run([0, 1.5, 3.5], [0.1, 0.6, 0.8])],
+    }
+    ax = time_to_accuracy_figure(recipes).axes[0]
+    lines = ax.get_lines()
+    assert [list(line.get_xdata()) for line in lines] == [[0, 2, 4], [0, 3, 5], [0, 1.5, 3.5]]
+    assert [list(line.get_ydata()) for line in lines] == [
+        [0.1, 0.5, 0.6],
+        [0.1, 0.4, 0.7],
+        [0.1, 0.6, 0.8],
+    ]
+    assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
+    assert ax.get_xlabel() == "wall time (s)" and ax.get_ylabel() == "test accuracy"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["base (2 runs)", "ema (1 run)"]
+    assert time_to_accuracy(recipes, tmp_path / "t.png").stat().st_size > 10_000

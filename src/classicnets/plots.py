@@ -206,6 +206,34 @@ def curves_grid(
     return save_figure(fig, path)
 
 
+def time_to_accuracy_figure(
+    recipes: dict[str, list[Metrics]], split: str = "test", title: str = ""
+) -> Figure:
+    """Accuracy of `split` against wall time, every run on one axis: a colour per recipe,
+    a line per run of it (its seeds). The time is metrics.jsonl's time_s, the run's own clock
+    (evaluations and checkpoints included). A curve, not a result: nothing is chosen on it."""
+    fig, ax = subplots(figsize=(6.5, 4))
+    for i, (recipe, runs) in enumerate(recipes.items()):
+        for j, metrics in enumerate(runs):
+            xs, ys = _series(metrics, split, "accuracy", x="time_s")
+            label = f"{recipe} ({len(runs)} run{'s' if len(runs) != 1 else ''})" if j == 0 else None
+            ax.plot(xs, ys, ".-", color=f"C{i}", linewidth=1.2, alpha=0.85, label=label)
+    ax.set_xlabel("wall time (s)")
+    ax.set_ylabel(f"{split} accuracy")
+    ax.grid(alpha=0.3)
+    if recipes:
+        ax.legend(fontsize=8)
+    ax.set_title(title)
+    return fig
+
+
+def time_to_accuracy(
+    recipes: dict[str, list[Metrics]], path: Path, split: str = "test", title: str = ""
+) -> Path:
+    """time_to_accuracy_figure, saved to path."""
+    return save_figure(time_to_accuracy_figure(recipes, split, title), path)
+
+
 def data_scatter(datasets: dict[str, ArrayData], path: Path) -> Path:
     """A row per data set: the training split and the test split, in the data's coordinates."""
     fig, axes = subplots(len(datasets), 2, figsize=(8, 3.6 * len(datasets)), squeeze=False)
