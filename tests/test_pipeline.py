@@ -94,7 +94,7 @@ def test_random_crop_flip_moves_pixels_by_at_most_the_padding_and_is_seeded():
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "adagrad", "rmsprop"])
-@pytest.mark.parametrize("schedule", ["none", "step", "cosine", "onecycle"])
+@pytest.mark.parametrize("schedule", ["none", "step", "cosine", "onecycle", "linear"])
 def test_every_optimizer_and_schedule_steps_and_restores(optimizer, schedule):
     keys = build(
         OptimConfig,
