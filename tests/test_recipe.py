@@ -267,3 +267,34 @@ def test_time_to_accuracy_draws_test_accuracy_against_time_a_colour_per_recipe(t
     assert ax.get_xlabel() == "wall time (s)" and ax.get_ylabel() == "test accuracy"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["base (2 runs)", "ema (1 run)"]
     assert time_to_accuracy(recipes, tmp_path / "t.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow  # two spawned ranks each load torch and digits
+def test_ema_under_torchrun_trains_the_run_one_process_trains(cli):
+    """distribute() swaps in the model with global batch norm: the average must follow it."""
+    from tests.test_distributed import COMMON, MLP, assert_same_run, finish, torchrun
+
+    keys = [*MLP, "--epochs", "2", "--ema", "0.9", "--lr_schedule", "linear", *COMMON]
+    proc = torchrun(cli.cwd, "train", "mlp-images", *keys, "--out", "two")
+    assert cli("train", "mlp-images", *keys, "--out", "one")[0] == 0
+    code, _, err = finish(proc)
+    assert code == 0, err[-3000:]
+    one, two = (read_jsonl(cli.cwd / d / "metrics.jsonl") for d in ("one", "two"))
+    assert_same_run(one, two)
+    state = RunDir(cli.cwd / "two").load_checkpoint()["learner"]
+    assert state["ema_updates"] > 0 and set(state["model"]) == set(state["trained"])
+
+
+def test_tta_reaches_the_runs_evaluations_and_an_npz_may_be_mirrored(cli):
+    """Epoch 0 evaluates the same initial weights (same seed): only TTA can move its loss."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(240, 1, 8, 8), dtype=np.uint8)
+    y = np.arange(240) % 4
+    np.savez(cli.cwd / "imgs.npz", X_train=X[:200], y_train=y[:200], X_test=X[200:], y_test=y[200:])
+    keys = ["--dataset", "npz:imgs.npz", "--dnn_hidden_units", "16", "--epochs", "1", "--quiet"]
+    assert cli("train", "mlp-images", *keys, "--out", "plain")[0] == 0
+    assert cli("train", "mlp-images", *keys, "--tta", "true", "--out", "tta")[0] == 0
+    plain, tta = (read_jsonl(cli.cwd / d / "metrics.jsonl") for d in ("plain", "tta"))
+    for a, b in zip(plain[:3], tta[:3]):  # epoch 0: train, val, test
+        assert a["epoch"] == b["epoch"] == 0 and a["split"] == b["split"]
+        assert a["loss"] != b["loss"], a["split"]
