@@ -77,7 +77,9 @@ def rounds(names: list[str], seeds: list[int]) -> list[tuple[int, str]]:
 
 def time_to(rows: list[dict[str, Any]], target: float, split: str = "val") -> float | None:
     """The time_s of the first `split` evaluation at or above `target`; None if none."""
-    return next((r["time_s"] for r in rows if r["split"] == split and r["accuracy"] >= target), None)
+    return next(
+        (r["time_s"] for r in rows if r["split"] == split and r["accuracy"] >= target), None
+    )
 
 
 def row_of(recipe: str, seed: int, run: api.Run, target: float) -> dict[str, Any]:
@@ -153,7 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     rows.sort(key=lambda r: (list(recipes).index(r["recipe"]), r["seed"]))
     title = f"{args.experiment} {args.keys}".strip()
     figure = plots.time_to_accuracy(curves, args.out / "time_to_accuracy.png", title=title)
-    command = "python3 benchmarks/recipe.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = "python3 benchmarks/recipe.py " + shlex.join(
+        argv if argv is not None else sys.argv[1:]
+    )
     print(f"\n{command}\n(os.cpu_count() = {os.cpu_count()}, --device {args.device})\n")
     print(markdown(rows, args.target))
     print(f"\nfigure: {figure}")

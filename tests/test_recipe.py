@@ -139,6 +139,10 @@ def test_tta_logits_are_the_mean_of_the_image_and_its_mirror(layout):
     )
 
 
+def cosine(u: float) -> float:
+    return 0.5 + 0.5 * math.cos(math.pi * u)
+
+
 def rates(learner, steps: int) -> list[float]:
     seen = []
     for _ in range(steps):
@@ -155,7 +159,7 @@ def rates(learner, steps: int) -> list[float]:
         ("linear", "0", lambda t: 0.1 * (1 - t / 40)),
         # 4 warm-up updates rising to 0.1, then linear over the other 36
         ("linear", "0.1", lambda t: 0.1 * ((t + 1) / 4 if t < 4 else 1 - (t - 4) / 36)),
-        ("cosine", "0.25", lambda t: 0.1 * ((t + 1) / 10 if t < 10 else 0.5 + 0.5 * math.cos(math.pi * (t - 10) / 30))),
+        ("cosine", "0.25", lambda t: 0.1 * ((t + 1) / 10 if t < 10 else cosine((t - 10) / 30))),
         ("step", "0.1", lambda t: 0.1 * ((t + 1) / 4 if t < 4 else 0.1 ** ((t >= 20) + (t >= 30)))),
         ("none", "0.5", lambda t: 0.1 * min((t + 1) / 20, 1.0)),
     ],
