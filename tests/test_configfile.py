@@ -224,3 +224,11 @@ def test_value_from_file_reads_text_as_a_flag_and_values_by_type(key, raw, value
 def test_value_from_file_refuses_the_wrong_json_type(key, raw):
     with pytest.raises(ValueError, match="expected"):
         config.value_from_file(EXPERIMENTS["mlp-toy"].config, key, raw)
+
+
+def test_print_config_refuses_what_training_would_refuse_before_reading_data(cli):
+    code, out, err = cli("train", "mlp-toy", "--batch_size", "801", "--print_config")
+    assert code == 2 and out == "" and "--batch_size 801" in err
+    code, out, err = cli("sweep", "mlp-toy-compare", "--dataset", "moons", "--print_config")
+    assert code == 2 and out == "" and "--dataset is set by each trial" in err
+    assert files_under(cli.cwd) == []

@@ -189,7 +189,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     experiment = EXPERIMENTS[args.experiment]
     cfg = configfile.resolve(experiment, args.config_file, _overrides(args))
-    if args.print_config:
+    if args.print_config:  # checked as a sweep's plan checks a trial: the data is not read
+        experiment.validate(cfg)
         _say(configfile.experiment_json(experiment, cfg))
         return 0
     if args.resume and args.out is None:
