@@ -9,9 +9,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import tempfile
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import classicnets
 from classicnets import config, configfile
@@ -232,3 +236,47 @@ def test_print_config_refuses_what_training_would_refuse_before_reading_data(cli
     code, out, err = cli("sweep", "mlp-toy-compare", "--dataset", "moons", "--print_config")
     assert code == 2 and out == "" and "--dataset is set by each trial" in err
     assert files_under(cli.cwd) == []
+
+
+# --- hostile files: each is taken whole (and rebuilds to the same config from flags' text),
+# or refused in one line that starts with the file's name -----------------------------------
+SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text()
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner),
+    max_leaves=6,
+)
+KEY_NAMES = {name: list(config.field_types(e.config)) for name, e in EXPERIMENTS.items()}
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(name=st.sampled_from(sorted(KEY_NAMES)), data=st.data(), as_yaml=st.booleans())
+def test_a_hostile_config_file_is_taken_whole_or_refused_in_one_line(name, data, as_yaml):
+    keys = st.sampled_from(KEY_NAMES[name] + list(CONFIG_RECORD)) | st.text(max_size=8)
+    mapping = data.draw(st.dictionaries(keys, VALUES, max_size=4))
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("c.yaml" if as_yaml else "c.json")
+        path.write_text(yaml.safe_dump(mapping) if as_yaml else json.dumps(mapping))
+        try:
+            texts = configfile.experiment_keys(EXPERIMENTS[name], path)
+        except UsageError as error:
+            assert len(str(error).splitlines()) == 1 and str(error).startswith(str(path))
+            return
+    cls = EXPERIMENTS[name].config
+    cfg = config.build(cls, texts)  # what the file gave, the flags' parser takes back
+    for key, text in texts.items():
+        assert config.format_value(getattr(cfg, key)) == text
+
+
+@settings(max_examples=100, deadline=None, database=None)
+@given(blob=st.binary(max_size=200), as_yaml=st.booleans())
+def test_random_bytes_as_a_config_file_are_a_mapping_or_one_line(blob, as_yaml):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ("c.yaml" if as_yaml else "c.json")
+        path.write_bytes(blob)
+        try:
+            data, _ = configfile.read(path)
+        except UsageError as error:
+            assert len(str(error).splitlines()) == 1, error
+        else:
+            assert isinstance(data, dict)
