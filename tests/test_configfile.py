@@ -129,6 +129,7 @@ BAD_FILES = [  # (file name, its bytes or None for a directory, what the error n
     ("int.yaml", b"1: 2\n", ["int.yaml: key 1 is not a name"]),
     ("e.yaml", b"experiment: cnn\n", ["e.yaml: experiment 'cnn' is not mlp-toy", "train cnn"]),
     ("x.yaml", b"experiment: [1]\n", ["x.yaml: experiment [1] is not mlp-toy"]),
+    ("sw.json", b'{"sweep": "mlp-toy-compare"}', ["sw.json holds the keys of sweep", "run's"]),
     ("date.yaml", b"seed: 2026-13-45\n", ["date.yaml: not valid YAML"]),
     ("deep.json", b"[" * 100000, ["deep.json: "]),
     ("nl.yaml", b'"a\\nb": 1\n', ["nl.yaml: unknown key 'a\\nb'"]),  # one line still

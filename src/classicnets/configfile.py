@@ -169,6 +169,11 @@ def _names(data: Any, where: str) -> dict[str, Any]:
 def experiment_keys(experiment: Experiment, source: Source) -> dict[str, str]:
     """The file's keys for `experiment`, each checked and written as its flag's text."""
     data, where = read(source)
+    if "sweep" in data:  # a sweep's --print_config, or its sweep.json
+        raise UsageError(
+            f"{where} holds the keys of sweep {_quoted(data['sweep'])}; give it to classicnets "
+            "sweep, or pass a run's config.json (a sweep's TRIAL/config.json)"
+        )
     if "experiment" in data and data["experiment"] != experiment.name:
         named = data["experiment"]
         fix = (
