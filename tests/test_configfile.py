@@ -281,3 +281,24 @@ def test_random_bytes_as_a_config_file_are_a_mapping_or_one_line(blob, as_yaml):
             assert len(str(error).splitlines()) == 1, error
         else:
             assert isinstance(data, dict)
+
+
+def test_a_sweep_from_a_file_is_the_sweep_of_the_same_flags(cli):
+    (cli.cwd / "sw.yaml").write_text("epochs: 2\nn-samples: 60\nbatch_size: 0\n")
+    code, _, err = cli("sweep", "mlp-toy-compare", "--config", "sw.yaml", "--eval_freq", "1",
+                       "--out", "sw", "--quiet")  # fmt: skip
+    assert code == 0, err
+    record = read_json(cli.cwd / "sw" / "sweep.json")
+    given = {"epochs": "2", "n_samples": "60", "batch_size": "0", "eval_freq": "1"}
+    assert record["overrides"] == given
+    assert {t["status"] for t in record["trials"]} == {"completed"}
+    trial = read_json(cli.cwd / "sw" / record["trials"][0]["dir"] / "config.json")
+    assert (trial["epochs"], trial["n_samples"], trial["batch_size"]) == (2, 60, 0)
+    # the same keys as flags are the same study: it is found finished, nothing run again
+    metrics = cli.cwd / "sw" / record["trials"][0]["dir"] / "metrics.jsonl"
+    before = metrics.stat().st_mtime_ns
+    flags = [f"--{k}={v}" for k, v in given.items()]
+    code, out, err = cli("sweep", "mlp-toy-compare", *flags, "--out", "sw", "--quiet")
+    assert code == 0 and "6 trials: 6 completed" in out, err
+    assert read_json(cli.cwd / "sw" / "sweep.json")["study"] == record["study"]
+    assert metrics.stat().st_mtime_ns == before
