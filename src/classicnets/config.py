@@ -4,9 +4,11 @@ A key is declared once, as a `Key(type, default, help, check)`: the help text is
 a reader needs and what `--help` prints; `check` validates the parsed value. Keys come in
 groups (experiments/keys.py), and an experiment's config is made by `define`: the groups it
 takes, the keys of its own, and a new default for any key, each with a comment (unit, why).
-Flags are generated from the fields (`--learning_rate 0.01`), values are parsed by the
-field's type, and every problem becomes a one-line UsageError that names the key, the value
-and a valid example. A type the parser does not handle is refused where it is declared.
+Flags are generated from the fields (`--learning_rate 0.01`, also `--learning-rate`; a bool
+key alone is true, `--no-KEY` false), values are parsed by the field's type (a config file's
+by their JSON type, or as text: value_from_file), and every problem becomes a one-line
+UsageError that names the key, the value and a valid example. A type the parser does not
+handle is refused where it is declared.
 """
 
 from __future__ import annotations
