@@ -98,7 +98,10 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
     """`classicnets ARGV` in-process: exit 0, or 2 with one `error:` line on stderr."""
     err = io.StringIO()
     with redirect_stdout(io.StringIO()), redirect_stderr(err):
-        code = cli.main(argv)
+        try:
+            code = cli.main(argv)
+        except SystemExit as done:  # a true/false key alone, then --help: the help, exit 0
+            code = done.code
     lines = err.getvalue().splitlines()
     clean = code == 2 and len(lines) == 1 and lines[0].startswith("classicnets: error: ")
     assert code == 0 or clean, f"exit {code}:\n{err.getvalue()}"

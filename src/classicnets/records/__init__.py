@@ -20,7 +20,15 @@ from classicnets.records.results import (
     describe,
     test_at_chosen,
 )
-from classicnets.records.rundir import CHECKPOINT, CONFIG, FINISHED, METRICS, SUMMARY, RunDir
+from classicnets.records.rundir import (
+    CHECKPOINT,
+    CONFIG,
+    CONFIG_RECORD,
+    FINISHED,
+    METRICS,
+    SUMMARY,
+    RunDir,
+)
 from classicnets.records.schema import (
     SPLITS,
     STATUSES,
@@ -37,6 +45,7 @@ from classicnets.records.schema import (
 __all__ = [
     "CHECKPOINT",
     "CONFIG",
+    "CONFIG_RECORD",
     "DISK_FULL",
     "METRICS",
     "SPLITS",

@@ -45,6 +45,9 @@ CONFIG, METRICS, SUMMARY, CHECKPOINT = (
     "summary.json",
     "checkpoint.pt",
 )
+# What a run's config.json holds beside its keys (runner/run.py writes them): the experiment,
+# and where and with what it ran. A config file (--config) may hold them too.
+CONFIG_RECORD = ("experiment", "device", "threads", "world_size", "versions")
 
 
 class _Events:
