@@ -140,6 +140,13 @@ def build_parser() -> Parser:
         default=None,
         help="cnn: the conv layer (1-based) the deconvnet projects from (default: the last one)",
     )
+    analyze.add_argument(
+        "--weights",
+        choices=("best", "last"),
+        default="best",
+        help="best: the chosen model, RUN_DIR/best.pt (the best validation evaluation; the "
+        "last where the run chose none, said in one line); last: the last checkpoint's",
+    )
 
     report = commands.add_parser(
         "report",
@@ -246,7 +253,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    for path in runner.analyze(args.run_dir, args.layer, _say):
+    for path in runner.analyze(args.run_dir, args.layer, _say, args.weights):
         _say(str(path))
     return 0
 

@@ -114,7 +114,10 @@ def analyze_convnet(
     X, y = built.data.sample("test", ANALYSIS_IMAGES)
     names = registry.class_names(cfg.dataset)
     mean_std = (built.data.mean, built.data.std)
-    inside = analyze_cnn(built.learner.model, X, y, names, out, layer, mean_std, say=say)
+    weights = built.weights.label if built.weights else ""
+    inside = analyze_cnn(
+        built.learner.model, X, y, names, out, layer, mean_std, say=say, weights=weights
+    )
     return [*analyze_errors(cfg, built, out, say), *inside]
 
 

@@ -183,7 +183,11 @@ def gradient_flow_figure(out: Path, trials: list[dict[str, Any]], path: Path) ->
     for t in trials:
         run = RunDir(out / t["dir"])
         if t["keys"]["input_length"] == longest and checkpointed(run):
-            curves.update(gradient_flow(*EXPERIMENT.restore(run)))
+            cfg, built = EXPERIMENT.restore(run)  # the chosen weights, where it chose any
+            chosen = "best val" if built.weights.chosen else "last"
+            for name, norms in gradient_flow(cfg, built).items():  # the legend says which
+                name = name.replace("(trained)", f"(trained: {chosen}, step {built.weights.step})")
+                curves[name] = norms
     if not curves:
         return None
     return plot_gradient_flow(curves, path, f"gradient flow over time, T = {longest}")

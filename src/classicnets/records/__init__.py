@@ -20,7 +20,15 @@ from classicnets.records.results import (
     describe,
     test_at_chosen,
 )
-from classicnets.records.rundir import CHECKPOINT, CONFIG, FINISHED, METRICS, SUMMARY, RunDir
+from classicnets.records.rundir import (
+    BEST,
+    CHECKPOINT,
+    CONFIG,
+    FINISHED,
+    METRICS,
+    SUMMARY,
+    RunDir,
+)
 from classicnets.records.schema import (
     SPLITS,
     STATUSES,
@@ -35,6 +43,7 @@ from classicnets.records.schema import (
 )
 
 __all__ = [
+    "BEST",
     "CHECKPOINT",
     "CONFIG",
     "DISK_FULL",
