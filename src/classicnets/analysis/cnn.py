@@ -229,7 +229,9 @@ def plot_occlusion(
     scale = ScalarMappable(Normalize(0, 1), cmap)
     fig.colorbar(scale, ax=axes, shrink=0.8, label="p(true class), square centred here")
     fig.suptitle(
-        noted(f"occlusion sensitivity: a {patch[0]}x{patch[0]} grey square every {patch[1]} px", note),
+        noted(
+            f"occlusion sensitivity: a {patch[0]}x{patch[0]} grey square every {patch[1]} px", note
+        ),
         fontsize=10,
     )
     return save_figure(fig, path)

@@ -219,7 +219,9 @@ class RunDir:
         self._save(CHECKPOINT, state)
 
     def load_checkpoint(self) -> dict[str, Any]:
-        return self._load(CHECKPOINT, "checkpoint", "start the run again into a new --out, without --resume")
+        return self._load(
+            CHECKPOINT, "checkpoint", "start the run again into a new --out, without --resume"
+        )
 
     def save_best(self, state: dict[str, Any]) -> None:
         """best.pt: {"weights": the model's state dict, "step", "epoch", "val": {loss,
@@ -232,8 +234,10 @@ class RunDir:
             return None
         fix = "train the run again, or pass --weights last"
         best = self._load(BEST, "best.pt", fix)
-        if not isinstance(best, dict) or not isinstance(best.get("weights"), dict) or not all(
-            isinstance(best.get(k), int) for k in ("step", "epoch")
+        if (
+            not isinstance(best, dict)
+            or not isinstance(best.get("weights"), dict)
+            or not all(isinstance(best.get(k), int) for k in ("step", "epoch"))
         ):
             raise UsageError(
                 f"{self.file(BEST)}: not a best.pt of classicnets (weights, step and epoch "
