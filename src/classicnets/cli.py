@@ -1,11 +1,13 @@
-"""The command line: list, train, sweep, analyze, report, run.
+"""The command line: list, train, sweep, analyze, export, predict, report, run.
 
     classicnets list
     classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
                              [--resume]
     classicnets sweep SWEEP [--KEY VALUE ...] [--workers N] [--storage URL] [--search N]
                             [--out DIR] [--device auto|cpu|cuda|mps]
-    classicnets analyze RUN_DIR [--layer N]
+    classicnets analyze RUN_DIR [--layer N] [--weights best|last]
+    classicnets export RUN_DIR --format onnx|safetensors [--out FILE]
+    classicnets predict RUN_DIR FILE... [--json]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
     classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
 
@@ -148,6 +150,24 @@ def build_parser() -> Parser:
         "last where the run chose none, said in one line); last: the last checkpoint's",
     )
 
+    export = commands.add_parser(
+        "export",
+        help="write the chosen model (RUN_DIR/best.pt; the last where none) as ONNX or safetensors",
+        description="An image run's ONNX graph takes images as stored (N, C, H, W), float32 "
+        "(its normalisation is inside); safetensors holds the state dict. "
+        "runner/export.py has the details.",
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
+    export.add_argument("--format", required=True, choices=("onnx", "safetensors"))
+    export.add_argument("--out", type=Path, help="the file (default: RUN_DIR/model.FORMAT)")
+    predict = commands.add_parser(
+        "predict",
+        help="classify PNG/JPEG images or .npz arrays (X or X_test) with the chosen model",
+    )
+    predict.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
+    predict.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    predict.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
     report = commands.add_parser(
         "report",
         help="one self-contained HTML page from run and sweep directories",
@@ -258,6 +278,20 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from classicnets.runner.export import export  # torch.onnx: only here
+
+    _say(f"export: {export(args.run_dir, args.format, args.out, _say)}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from classicnets.runner.predict import predict
+
+    predict(args.run_dir, args.files, args.json, _say)
+    return 0
+
+
 def report_html(dirs: list[Path], out: Path) -> Path:
     from classicnets.report.build import build_report  # jinja2 and the template: only here
 
@@ -310,6 +344,8 @@ COMMANDS = {
     "train": cmd_train,
     "sweep": cmd_sweep,
     "analyze": cmd_analyze,
+    "export": cmd_export,
+    "predict": cmd_predict,
     "report": cmd_report,
     "run": cmd_run,
 }
