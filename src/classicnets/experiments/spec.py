@@ -37,6 +37,8 @@ class Weights:
     def at(self) -> str:
         """ "epoch 3 (step 120)"; palindromes and full-batch runs take one step an epoch, and
         their keys count steps: "step 300"."""
+        if self.step == 0:  # the evaluation before the first update chose
+            return "step 0, before training"
         if self.step == self.epoch:
             return f"step {self.step}"
         return f"epoch {self.epoch} (step {self.step})"

@@ -105,6 +105,21 @@ class FromStored(nn.Module):
         return self.model(self.inputs(X))
 
 
+class Stepwise(nn.Module):
+    """An explicit recurrent net (models/rnn.py, impl explicit) as a tracer can follow it.
+
+    Its forward runs through time inside an autograd Function of its own (models/bptt.py),
+    opaque to torch.onnx's tracer (which would record a graph of zeros); forward_with_states
+    computes the same logits from the cell's equations, one time step after another."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, X: torch.Tensor) -> torch.Tensor:  # (B, T, F) -> (B, K)
+        return self.model.forward_with_states(X)[0]
+
+
 def graph_and_example(built: Built) -> tuple[nn.Module, torch.Tensor]:
     """The module to trace and an input of two samples for it (a test split's first)."""
     model = built.learner.model
@@ -114,6 +129,8 @@ def graph_and_example(built: Built) -> tuple[nn.Module, torch.Tensor]:
             "export; use --format safetensors for its weights, or train it with --impl torch"
         )
     model = model.cpu().eval()
+    if getattr(model, "impl", None) == "explicit" and hasattr(model, "forward_with_states"):
+        model = Stepwise(model).eval()
     data = built.data
     if hasattr(data, "inputs"):  # a TensorSource: images or vectors, as stored
         stored = data.data["test"][0][:2]
@@ -128,7 +145,7 @@ def onnx_bytes(built: Built, meta: dict[str, str]) -> bytes:
     onnx = _needs("onnx", "onnx")
     graph, example = graph_and_example(built)
     buffer = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
+    with warnings.catch_warnings():
         # the TorchScript exporter is deprecated in favour of torch.export's, which needs
         # onnxscript; this one needs nothing more and handles every model here
         warnings.simplefilter("ignore")
