@@ -170,8 +170,8 @@ def export(run_dir: Path, fmt: str, out: Path | None, say: Callable[[str], None]
     """`classicnets export`: the chosen model of `run_dir` as `fmt`, to `out`; its path."""
     path = output_path(run_dir, fmt, out)
     experiment, cfg, built = restore(Path(run_dir))  # best.pt, else the last weights
-    say(built.weights.sentence(Path(run_dir)))
     meta = metadata(cfg, built, experiment.name)
     data = onnx_bytes(built, meta) if fmt == "onnx" else safetensors_bytes(built, meta)
+    say(built.weights.sentence(Path(run_dir)))  # once it is sure to be written
     atomic_write(path, data)
     return path
