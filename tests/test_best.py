@@ -161,3 +161,34 @@ def test_a_resume_leaves_an_older_best_alone(cli, tmp_path, runs):
     before = (out / "best.pt").read_bytes()
     train(cli, out, "--epochs", "6", "--resume")
     assert (out / "best.pt").read_bytes() == before
+
+
+def test_every_figure_of_a_cnns_analysis_names_the_weights_it_shows(cli, tmp_path, monkeypatch):
+    """The pictures the report shows of a run (mlp-vs-cnn draws them with analyze_convnet):
+    each title says which weights, and which epoch."""
+    from classicnets.analysis import cnn as analysis
+    from classicnets.plots import save_figure
+
+    titles = {}
+
+    def spy(fig, path):
+        texts = [fig._suptitle.get_text()] if fig._suptitle else []
+        titles[path.name] = "\n".join(texts + [ax.get_title() for ax in fig.axes])
+        return save_figure(fig, path)
+
+    monkeypatch.setattr(analysis, "save_figure", spy)
+    out = tmp_path / "cnn"
+    argv = ["train", "cnn", "--dataset", "digits", "--width", "0.0625", "--epochs", "2"]
+    code, _, err = cli(*argv, "--train_samples", "300", "--quiet", "--out", str(out))
+    assert code == 0, err
+    code, text, err = cli("analyze", str(out))
+    assert code == 0, err
+    best = RunDir(out).load_best()
+    label = "best-validation weights, " + (
+        "step 0, before training"
+        if best["step"] == 0
+        else f"epoch {best['epoch']} (step {best['step']})"
+    )
+    assert set(titles) == {"filters.png", "activation_stats.png", "deconvnet.png", "occlusion.png"}
+    for name, title in titles.items():
+        assert label in title, name
