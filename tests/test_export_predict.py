@@ -19,6 +19,8 @@ RUNS = {  # name -> experiment and the keys that make it tiny (digits: 8x8, 10 c
     "rnn-images": ["rnn-images", "--cell", "gru", "--num_hidden", "16", "--batch_size", "64"],
     "rnn-explicit": ["rnn-images", "--cell", "lstm", "--impl", "explicit", "--num_hidden", "8"],
 }
+PALINDROME = ["rnn-palindrome", "--cell", "lstm", "--input_length", "5", "--num_hidden", "16"]
+PALINDROME += ["--train_steps", "40", "--eval_freq", "20"]
 TOY = ["mlp-toy", "--n_samples", "200", "--epochs", "3", "--batch_size", "8"]
 
 
@@ -32,6 +34,9 @@ def runs(tmp_path_factory) -> dict[str, Path]:
         made[name] = root / name
         argv = ["train", experiment, "--dataset", "digits", *keys, "--epochs", "1"]
         assert main([*argv, "--quiet", "--device", "cpu", "--out", str(made[name])]) == 0
+    made["palindrome"] = root / "palindrome"
+    argv = ["train", *PALINDROME, "--quiet", "--device", "cpu", "--out", str(made["palindrome"])]
+    assert main(argv) == 0
     for impl in ("numpy", "torch"):
         made[f"toy-{impl}"] = root / f"toy-{impl}"
         argv = ["train", *TOY, "--impl", impl, "--quiet", "--out", str(made[f"toy-{impl}"])]
@@ -222,3 +227,21 @@ def test_predict_refuses_images_for_a_run_that_reads_points(cli, runs):
     write_pngs(cli.cwd, np.zeros((1, 1, 8, 8), np.uint8))
     code, _, err = cli("predict", str(runs["toy-torch"]), "digit0.png")
     assert code == 2 and "reads vectors, not images; give an .npz" in err
+
+
+def test_a_palindrome_runs_onnx_reads_its_encoded_digits_and_predict_refuses_it(cli, runs):
+    import onnxruntime
+
+    from classicnets.runner.run import restore
+
+    out = cli.cwd / "palindrome.onnx"
+    assert cli("export", str(runs["palindrome"]), "--format", "onnx", "--out", str(out))[0] == 0
+    _, _, built = restore(runs["palindrome"])
+    X, _ = built.data.sample("test", 100)  # (N, T, input_dim): one-hot digits
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    (got,) = session.run(["logits"], {"input": X.numpy()})
+    expected = built.learner.logits(X).numpy()
+    assert np.abs(got - expected).max() < 1e-4 and (got.argmax(1) == expected.argmax(1)).all()
+    np.savez(cli.cwd / "x.npz", X=X.numpy())
+    code, _, err = cli("predict", str(runs["palindrome"]), "x.npz")
+    assert code == 2 and err.count("\n") == 1 and "rnn-palindrome run reads digit sequences" in err
