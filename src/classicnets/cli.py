@@ -158,14 +158,19 @@ def build_parser() -> Parser:
         "runner/export.py has the details.",
     )
     export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
-    export.add_argument("--format", required=True, choices=("onnx", "safetensors"))
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=("onnx", "safetensors"),
+        help="onnx: a graph to run; safetensors: the weights",
+    )
     export.add_argument("--out", type=Path, help="the file (default: RUN_DIR/model.FORMAT)")
     predict = commands.add_parser(
         "predict",
         help="classify PNG/JPEG images or .npz arrays (X or X_test) with the chosen model",
     )
     predict.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
-    predict.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    predict.add_argument("files", type=Path, nargs="+", metavar="FILE", help=".png/.jpg/.npz")
     predict.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
     report = commands.add_parser(
