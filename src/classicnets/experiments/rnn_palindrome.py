@@ -204,7 +204,11 @@ LENGTHS_SWEEP = Sweep(
         "vanilla RNN, LSTM and GRU at T = 5 … 30.",
         (
             ("accuracy_vs_length.png", "Test accuracy against T, a line per cell."),
-            ("gradient_flow.png", "Norm of ∂L/∂h_t against t, before and after training."),
+            (
+                "gradient_flow.png",
+                "Norm of ∂L/∂h_t against t, before and after training (the chosen model: "
+                "best validation, its step in the legend).",
+            ),
             ("curves.png", "Validation accuracy over training, per length."),
         ),
         findings.lengths,
