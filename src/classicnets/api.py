@@ -51,7 +51,7 @@ class History(list):
 
 class Run:
     """One run directory, read from its record: config.json, summary.json, metrics.jsonl,
-    and the chosen weights (best.pt or checkpoint.pt, as Experiment.restore picks)."""
+    and the chosen weights (best.pt, else checkpoint.pt: Experiment.restore picks)."""
 
     def __init__(self, run_dir: Path | str):
         self.dir = Path(run_dir)
@@ -84,7 +84,9 @@ class Run:
 
     @cached_property
     def model(self) -> Any:
-        """The trained model (a torch nn.Module, or the NumPy MLP), on the CPU."""
+        """The chosen model (a torch nn.Module, or the NumPy MLP), on the CPU: the weights
+        of the best validation evaluation (RUN_DIR/best.pt), or the last checkpoint's where
+        the run chose none (no validation split)."""
         _, _, built = runner.restore(self.dir)
         return built.learner.model
 

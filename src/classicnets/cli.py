@@ -1,11 +1,13 @@
-"""The command line: list, train, sweep, analyze, report, run.
+"""The command line: list, train, sweep, analyze, export, predict, report, run.
 
     classicnets list
     classicnets train EXPERIMENT [--KEY VALUE ...] [--config FILE] [--print_config] [--out DIR]
                              [--device auto|cpu|cuda|mps] [--resume]
     classicnets sweep SWEEP [--KEY VALUE ...] [--config FILE] [--print_config] [--workers N]
                             [--storage URL] [--search N] [--out DIR] [--device auto|cpu|cuda|mps]
-    classicnets analyze RUN_DIR [--layer N]
+    classicnets analyze RUN_DIR [--layer N] [--weights best|last]
+    classicnets export RUN_DIR --format onnx|safetensors [--out FILE]
+    classicnets predict RUN_DIR FILE... [--json]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
     classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
 
@@ -149,6 +151,36 @@ def build_parser() -> Parser:
         default=None,
         help="cnn: the conv layer (1-based) the deconvnet projects from (default: the last one)",
     )
+    analyze.add_argument(
+        "--weights",
+        choices=("best", "last"),
+        default="best",
+        help="best: the chosen model, RUN_DIR/best.pt (the best validation evaluation; the "
+        "last where the run chose none, said in one line); last: the last checkpoint's",
+    )
+
+    export = commands.add_parser(
+        "export",
+        help="write the chosen model (RUN_DIR/best.pt; the last where none) as ONNX or safetensors",
+        description="An image run's ONNX graph takes images as stored (N, C, H, W), float32 "
+        "(its normalisation is inside); safetensors holds the state dict. "
+        "runner/export.py has the details.",
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=("onnx", "safetensors"),
+        help="onnx: a graph to run; safetensors: the weights",
+    )
+    export.add_argument("--out", type=Path, help="the file (default: RUN_DIR/model.FORMAT)")
+    predict = commands.add_parser(
+        "predict",
+        help="classify PNG/JPEG images or .npz arrays (X or X_test) with the chosen model",
+    )
+    predict.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
+    predict.add_argument("files", type=Path, nargs="+", metavar="FILE", help=".png/.jpg/.npz")
+    predict.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
     report = commands.add_parser(
         "report",
@@ -269,8 +301,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    for path in runner.analyze(args.run_dir, args.layer, _say):
+    for path in runner.analyze(args.run_dir, args.layer, _say, args.weights):
         _say(str(path))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from classicnets.runner.export import export  # torch.onnx: only here
+
+    _say(f"export: {export(args.run_dir, args.format, args.out, _say)}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from classicnets.runner.predict import predict
+
+    predict(args.run_dir, args.files, args.json, _say)
     return 0
 
 
@@ -326,6 +372,8 @@ COMMANDS = {
     "train": cmd_train,
     "sweep": cmd_sweep,
     "analyze": cmd_analyze,
+    "export": cmd_export,
+    "predict": cmd_predict,
     "report": cmd_report,
     "run": cmd_run,
 }

@@ -21,6 +21,7 @@ from classicnets.records.results import (
     test_at_chosen,
 )
 from classicnets.records.rundir import (
+    BEST,
     CHECKPOINT,
     CONFIG,
     CONFIG_RECORD,
@@ -43,6 +44,7 @@ from classicnets.records.schema import (
 )
 
 __all__ = [
+    "BEST",
     "CHECKPOINT",
     "CONFIG",
     "CONFIG_RECORD",
