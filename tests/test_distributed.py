@@ -144,6 +144,10 @@ def test_one_process_checkpoint_resumes_under_torchrun(cli):
     checkpoint = torch.load(cli.cwd / "run" / "checkpoint.pt", weights_only=True)
     assert checkpoint["loop"]["epoch"] == 3
     assert not any(k.startswith("module.") for k in checkpoint["learner"]["model"])
+    # best.pt (rank 0's) holds the plain model's weights of the summary's chosen evaluation
+    best = torch.load(cli.cwd / "run" / "best.pt", weights_only=True)
+    assert best["step"] == read_json(cli.cwd / "run" / "summary.json")["best"]["val"]["step"]
+    assert best["weights"].keys() == checkpoint["learner"]["model"].keys()
 
 
 @pytest.mark.slow

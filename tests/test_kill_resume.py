@@ -11,7 +11,8 @@ summary.json is there). Right after each kill what B holds must read and agree w
 metrics rows (a cut-short last line dropped) are a prefix of A's and its checkpoint loads.
 At the end, metrics.jsonl equals A's row by row (every field but time_s, floats exactly), as
 do summary.json's status, final and best, the whole last checkpoint (learner, RNG, loop
-state but its clocks), the TensorBoard scalars and the figures' names.
+state but its clocks), best.pt (the chosen weights), the TensorBoard scalars and the
+figures' names.
 
 Every process runs `classicnets train ...` with cli.main. The default tier forks them from a
 server that has imported classicnets once (tests/forkserver.py): a fresh interpreter spends
@@ -324,6 +325,10 @@ def kill_and_resume(
     for key in ("status", "final", "best", "steps", "epochs"):
         assert summary_b[key] == summary_a[key], key
     assert_same(final_state(a), final_state(b))
+    # the chosen model too (runs without a validation split choose none)
+    assert (a / "best.pt").exists() == (b / "best.pt").exists()
+    if (a / "best.pt").exists():
+        assert_same(RunDir(a).load_best(), RunDir(b).load_best(), "best.pt")
     assert scalars(b) == scalars(a)  # the resumed segments replace what the killed ones logged
     assert sorted(p.name for p in (b / "figures").iterdir()) == sorted(
         p.name for p in (a / "figures").iterdir()

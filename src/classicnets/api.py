@@ -1,11 +1,13 @@
 """The Python API, for notebooks and scripts: what the command line does, as calls.
 
     run = classicnets.train("mlp-toy", dnn_hidden_units=(64, 32), epochs=50)
+    again = classicnets.train("mlp-toy", config=run.dir / "config.json", epochs=80)
     run.summary["best"], run.history[-1], run.plot(), run.model
     sweep = classicnets.sweep("mlp-toy-compare", epochs=20)
     classicnets.report([run, sweep], "report.html")
 
-Keys are the command line's keys as Python values. Each is written as the command line
+Keys are the command line's keys as Python values; `config=` is --config (a JSON or YAML
+file, or a mapping), whose keys those given beside it override. Each is written as the command line
 writes it (config.format_value) and then parsed and checked as a flag is (config.build), so
 a bad value is the same one-line UsageError the CLI prints, and no check lives here twice.
 Like the CLI, nothing is written when an input is refused.
@@ -19,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from classicnets import config
+from classicnets import config, configfile
 from classicnets.cli import report_html
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SWEEPS, experiment
@@ -49,7 +51,7 @@ class History(list):
 
 class Run:
     """One run directory, read from its record: config.json, summary.json, metrics.jsonl,
-    and the chosen weights (best.pt or checkpoint.pt, as Experiment.restore picks)."""
+    and the chosen weights (best.pt, else checkpoint.pt: Experiment.restore picks)."""
 
     def __init__(self, run_dir: Path | str):
         self.dir = Path(run_dir)
@@ -82,7 +84,9 @@ class Run:
 
     @cached_property
     def model(self) -> Any:
-        """The trained model (a torch nn.Module, or the NumPy MLP), on the CPU."""
+        """The chosen model (a torch nn.Module, or the NumPy MLP), on the CPU: the weights
+        of the best validation evaluation (RUN_DIR/best.pt), or the last checkpoint's where
+        the run chose none (no validation split)."""
         _, _, built = runner.restore(self.dir)
         return built.learner.model
 
@@ -159,17 +163,20 @@ def train(
     device: str = "auto",
     resume: bool = False,
     progress: bool = True,
+    config: configfile.Source = None,
     **keys: Any,
 ) -> Run:
-    """`classicnets train NAME --KEY VALUE ... [--out OUT] [--device D] [--resume]`.
+    """`classicnets train NAME --KEY VALUE ... [--config FILE] [--out OUT] [--device D]
+    [--resume]`.
 
-    out defaults to runs/NAME/TIMESTAMP, as on the command line; progress=False is --quiet.
+    out defaults to runs/NAME/TIMESTAMP, as on the command line; progress=False is --quiet;
+    config: a JSON or YAML file of keys (a run's config.json), or a mapping; keys win.
     """
     chosen = experiment(name)
     if resume and out is None:
         raise UsageError("resume=True needs out=RUN_DIR: the run to continue")
     out = _writable(Path(out or Path("runs") / chosen.name / time.strftime("%Y%m%d-%H%M%S")))
-    cfg = config.build(chosen.config, _texts(keys))
+    cfg = configfile.resolve(chosen, config, _texts(keys))
     runner.run_experiment(chosen, cfg, out, device, resume, progress)
     return Run(out)
 
@@ -184,18 +191,21 @@ def sweep(
     storage: str | None = None,
     search: int = 0,
     progress: bool = True,
+    config: configfile.Source = None,
     **keys: Any,
 ) -> Sweep:
-    """`classicnets sweep NAME --KEY VALUE ... [--out OUT] [--workers N] [--search N]`: keys
-    apply to every trial whose experiment has them. Called again, it continues the sweep."""
+    """`classicnets sweep NAME --KEY VALUE ... [--config FILE] [--out OUT] [--workers N]
+    [--search N]`: keys apply to every trial whose experiment has them, and override the
+    config file's (or mapping's). Called again, it continues the sweep."""
     if name not in SWEEPS:
         raise UsageError(f"unknown sweep {name!r}; 'classicnets list' names them")
     if search and not SWEEPS[name].space:
         raise UsageError(f"search={search}: sweep {name} has no search space; run its grid")
     out = _writable(Path(out or Path("runs") / name))
+    given = {**configfile.sweep_keys(SWEEPS[name], config, bool(search)), **_texts(keys)}
     run_sweep(
         SWEEPS[name],
-        _texts(keys),
+        given,
         out,
         device,
         progress,

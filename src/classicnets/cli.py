@@ -1,11 +1,13 @@
-"""The command line: list, train, sweep, analyze, report, run.
+"""The command line: list, train, sweep, analyze, export, predict, report, run.
 
     classicnets list
-    classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
-                             [--resume]
-    classicnets sweep SWEEP [--KEY VALUE ...] [--workers N] [--storage URL] [--search N]
-                            [--out DIR] [--device auto|cpu|cuda|mps]
-    classicnets analyze RUN_DIR [--layer N]
+    classicnets train EXPERIMENT [--KEY VALUE ...] [--config FILE] [--print_config] [--out DIR]
+                             [--device auto|cpu|cuda|mps] [--resume]
+    classicnets sweep SWEEP [--KEY VALUE ...] [--config FILE] [--print_config] [--workers N]
+                            [--storage URL] [--search N] [--out DIR] [--device auto|cpu|cuda|mps]
+    classicnets analyze RUN_DIR [--layer N] [--weights best|last]
+    classicnets export RUN_DIR --format onnx|safetensors [--out FILE]
+    classicnets predict RUN_DIR FILE... [--json]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
     classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
 
@@ -22,13 +24,14 @@ import traceback
 from dataclasses import fields
 from pathlib import Path
 
-from classicnets import config, robust
+from classicnets import config, configfile, robust
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS, catalog
 from classicnets.records import describe
 from classicnets.runner import run as runner
 from classicnets.runner.outdir import check_name, check_writable
 from classicnets.runner.sweep import run_sweep
+from classicnets.runner.sweep.run import make_plan
 from classicnets.train import distributed
 
 
@@ -98,6 +101,7 @@ def build_parser() -> Parser:
             e.name, help=e.description, description=e.description, allow_abbrev=False
         )
         config.add_flags(p, e.config)
+        configfile.add_flags(p)
         _common(p, "run directory (default: runs/EXPERIMENT/TIMESTAMP)")
         p.add_argument(
             "--resume", action="store_true", help="continue the run in --out from its checkpoint.pt"
@@ -119,6 +123,7 @@ def build_parser() -> Parser:
             names = {f.name for f in fields(EXPERIMENTS[e].config)} - added
             config.add_flags(p, EXPERIMENTS[e].config, only=names)
             added |= names
+        configfile.add_flags(p)
         _common(p, "sweep directory (default: runs/SWEEP)")
         _scale(p)
         if s.space:
@@ -146,6 +151,36 @@ def build_parser() -> Parser:
         default=None,
         help="cnn: the conv layer (1-based) the deconvnet projects from (default: the last one)",
     )
+    analyze.add_argument(
+        "--weights",
+        choices=("best", "last"),
+        default="best",
+        help="best: the chosen model, RUN_DIR/best.pt (the best validation evaluation; the "
+        "last where the run chose none, said in one line); last: the last checkpoint's",
+    )
+
+    export = commands.add_parser(
+        "export",
+        help="write the chosen model (RUN_DIR/best.pt; the last where none) as ONNX or safetensors",
+        description="An image run's ONNX graph takes images as stored (N, C, H, W), float32 "
+        "(its normalisation is inside); safetensors holds the state dict. "
+        "runner/export.py has the details.",
+    )
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=("onnx", "safetensors"),
+        help="onnx: a graph to run; safetensors: the weights",
+    )
+    export.add_argument("--out", type=Path, help="the file (default: RUN_DIR/model.FORMAT)")
+    predict = commands.add_parser(
+        "predict",
+        help="classify PNG/JPEG images or .npz arrays (X or X_test) with the chosen model",
+    )
+    predict.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run")
+    predict.add_argument("files", type=Path, nargs="+", metavar="FILE", help=".png/.jpg/.npz")
+    predict.add_argument("--json", action="store_true", help="one JSON document on stdout")
 
     report = commands.add_parser(
         "report",
@@ -194,7 +229,11 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     experiment = EXPERIMENTS[args.experiment]
-    cfg = config.from_flags(experiment.config, args)
+    cfg = configfile.resolve(experiment, args.config_file, _overrides(args))
+    if args.print_config:  # checked as a sweep's plan checks a trial: the data is not read
+        experiment.validate(cfg)
+        _say(configfile.experiment_json(experiment, cfg))
+        return 0
     if args.resume and args.out is None:
         raise UsageError("--resume needs --out RUN_DIR: the run to continue")
     # Under torchrun, rank 0 writes the run (other ranks' default --out goes unused).
@@ -250,13 +289,34 @@ _NOT_UNDER_TORCHRUN = "start it without torchrun, or torchrun one run: classicne
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     distributed.refuse(distributed.from_env(), "classicnets sweep", _NOT_UNDER_TORCHRUN)
-    _sweep(args.sweep, _overrides(args), args.out or Path("runs") / args.sweep, args)
+    sweep, search = SWEEPS[args.sweep], getattr(args, "search", 0)
+    keys = {**configfile.sweep_keys(sweep, args.config_file, bool(search)), **_overrides(args)}
+    out = args.out or Path("runs") / args.sweep
+    if args.print_config:  # checked as the sweep would check it; nothing written
+        make_plan(sweep, keys, out, args.device, False, args.workers, args.storage, search)
+        _say(configfile.sweep_json(sweep, keys))
+        return 0
+    _sweep(args.sweep, keys, out, args)
     return 0
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    for path in runner.analyze(args.run_dir, args.layer, _say):
+    for path in runner.analyze(args.run_dir, args.layer, _say, args.weights):
         _say(str(path))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from classicnets.runner.export import export  # torch.onnx: only here
+
+    _say(f"export: {export(args.run_dir, args.format, args.out, _say)}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from classicnets.runner.predict import predict
+
+    predict(args.run_dir, args.files, args.json, _say)
     return 0
 
 
@@ -312,6 +372,8 @@ COMMANDS = {
     "train": cmd_train,
     "sweep": cmd_sweep,
     "analyze": cmd_analyze,
+    "export": cmd_export,
+    "predict": cmd_predict,
     "report": cmd_report,
     "run": cmd_run,
 }
@@ -320,6 +382,8 @@ COMMANDS = {
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output this process cannot write, before any data is read or anything
     trained: a run that cannot record itself is better not started."""
+    if getattr(args, "print_config", False):  # prints, writes nothing
+        return
     if args.command in ("train", "sweep", "run"):  # their default outputs are under runs/
         check_name(args.out or Path("runs"))
         check_writable(args.out or Path("runs"))

@@ -4,9 +4,11 @@ A key is declared once, as a `Key(type, default, help, check)`: the help text is
 a reader needs and what `--help` prints; `check` validates the parsed value. Keys come in
 groups (experiments/keys.py), and an experiment's config is made by `define`: the groups it
 takes, the keys of its own, and a new default for any key, each with a comment (unit, why).
-Flags are generated from the fields (`--learning_rate 0.01`), values are parsed by the
-field's type, and every problem becomes a one-line UsageError that names the key, the value
-and a valid example. A type the parser does not handle is refused where it is declared.
+Flags are generated from the fields (`--learning_rate 0.01`, also `--learning-rate`; a bool
+key alone is true, `--no-KEY` false), values are parsed by the field's type (a config file's
+by their JSON type, or as text: value_from_file), and every problem becomes a one-line
+UsageError that names the key, the value and a valid example. A type the parser does not
+handle is refused where it is declared.
 """
 
 from __future__ import annotations
@@ -175,12 +177,19 @@ def field_types(cls: type) -> dict[str, Any]:
 
 def parse_value(cls: type, name: str, text: str) -> Any:
     """Parse one key's text by the field's type and run its check; raise UsageError if bad."""
+    try:
+        return _parsed(cls, name, text)
+    except ValueError as problem:
+        raise UsageError(f"--{name} {text!r}: {problem}") from None
+
+
+def _parsed(cls: type, name: str, text: str) -> Any:
+    """One key's text as its value, checked; ValueError saying what a valid one looks like."""
     tp = _kind(field_types(cls)[name])
-    flag = f"--{name} {text!r}"
     if typing.get_origin(tp) is Literal:
         choices = typing.get_args(tp)
         if text not in choices:
-            raise UsageError(f"{flag}: expected one of {', '.join(choices)}")
+            raise ValueError(f"expected one of {', '.join(choices)}")
         value: Any = text
     elif tp is str:
         value = text
@@ -188,10 +197,28 @@ def parse_value(cls: type, name: str, text: str) -> Any:
         try:
             value = _PARSERS[tp](text)
         except ValueError:
-            raise UsageError(f"{flag}: {_EXPECTED[tp]}, e.g. {_EXAMPLE[tp]}") from None
+            raise ValueError(f"{_EXPECTED[tp]}, e.g. {_EXAMPLE[tp]}") from None
     problem = _problem(cls, name, value)
     if problem:
-        raise UsageError(f"{flag}: {problem}")
+        raise ValueError(problem)
+    return value
+
+
+def value_from_file(cls: type, name: str, raw: Any) -> Any:
+    """One key's value as a JSON or YAML file gives it, checked as its flag is: text is read
+    as the flag's text (YAML reads `1e-3` as text), other values by their JSON type, and a
+    single number is a one-element list. ValueError saying what a valid value looks like."""
+    if raw is None:
+        raise ValueError("no value; give one, or remove the key for its default")
+    if isinstance(raw, str):
+        return _parsed(cls, name, raw)
+    tp = _kind(field_types(cls)[name])
+    if tp in (IntTuple, FloatTuple) and not isinstance(raw, list):
+        raw = [raw]  # `dnn_hidden_units: 20`
+    value = _from_json(tp, raw)
+    problem = _problem(cls, name, value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
@@ -217,7 +244,8 @@ def format_value(value: Any) -> str:
 
 def add_flags(parser: argparse.ArgumentParser, cls: type, only: set[str] | None = None) -> None:
     """One `--key VALUE` flag per field (or per field named in `only`), with the help text,
-    the default and the choices."""
+    the default and the choices. Each also answers to its hyphenated name (--learning-rate),
+    and a bool key to `--key` alone (true) and `--no-key` (false); --help lists each once."""
     types = field_types(cls)
     for f in dataclasses.fields(cls):
         if only is not None and f.name not in only:
@@ -227,25 +255,28 @@ def add_flags(parser: argparse.ArgumentParser, cls: type, only: set[str] | None 
             metavar = "{" + ",".join(typing.get_args(tp)) + "}"
         else:
             metavar = _METAVAR.get(tp, "STR")
+        flag: dict[str, Any] = dict(dest=f"key_{f.name}", metavar=metavar, default=None)
+        if tp is bool:
+            flag.update(nargs="?", const="true")  # --augment = --augment true
+        hyphened = f.name.replace("_", "-")
         parser.add_argument(
             f"--{f.name}",
-            dest=f"key_{f.name}",
-            metavar=metavar,
-            default=None,
+            **flag,
             help=f"{f.metadata.get('help', '')} (default: {format_value(f.default)})".replace(
                 "%", "%%"
             ),
         )
-
-
-def from_flags(cls: type, args: argparse.Namespace, overrides: dict[str, str] | None = None):
-    """The config from parsed flags (and key=value text overrides), validated."""
-    texts = dict(overrides or {})
-    for f in dataclasses.fields(cls):
-        text = getattr(args, f"key_{f.name}", None)
-        if text is not None:
-            texts[f.name] = text
-    return build(cls, texts)
+        if hyphened != f.name:
+            parser.add_argument(f"--{hyphened}", **flag, help=argparse.SUPPRESS)
+        if tp is bool:
+            for negated in dict.fromkeys((f"--no-{hyphened}", f"--no_{f.name}")):
+                parser.add_argument(
+                    negated,
+                    dest=flag["dest"],
+                    action="store_const",
+                    const="false",
+                    help=argparse.SUPPRESS,
+                )
 
 
 def build(cls: type, texts: dict[str, str]):
@@ -308,7 +339,12 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
+    if not (_is_int(value) or isinstance(value, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past float's range
+        return False
 
 
 def _from_json(tp: Any, value: Any) -> Any:

@@ -86,7 +86,12 @@ def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
     raise TypeError(f"{type(model).__name__} has no nn.Conv2d: not a convolutional network")
 
 
-def plot_filters(conv: nn.Conv2d, path: Path, name: str = "conv1") -> Path:
+def noted(title: str, note: str) -> str:
+    """A figure's title, with a second line (which weights it shows) where there is one."""
+    return f"{title}\n{note}" if note else title
+
+
+def plot_filters(conv: nn.Conv2d, path: Path, name: str = "conv1", note: str = "") -> Path:
     """Each filter (C_in, 3, 3) as a small picture, min-max scaled on its own."""
     weight = conv.weight.detach().cpu()  # (C_out, C_in, kh, kw)
     tiles = [minmax(to_picture(w)) for w in weight]
@@ -95,14 +100,17 @@ def plot_filters(conv: nn.Conv2d, path: Path, name: str = "conv1") -> Path:
     kind = {1: "grey", 3: "RGB"}.get(weight.shape[1], "mean over channels")
     _show(ax, mosaic(tiles, ncols))
     ax.set_title(
-        f"{name}: {len(tiles)} filters, {weight.shape[2]}x{weight.shape[3]}x{weight.shape[1]}"
-        f" ({kind}), each min-max scaled",
+        noted(
+            f"{name}: {len(tiles)} filters, {weight.shape[2]}x{weight.shape[3]}x"
+            f"{weight.shape[1]} ({kind}), each min-max scaled",
+            note,
+        ),
         fontsize=9,
     )
     return save_figure(fig, path)
 
 
-def plot_activation_stats(rows: list[dict], path: Path) -> Path:
+def plot_activation_stats(rows: list[dict], path: Path, note: str = "") -> Path:
     """Mean, std and fraction of zeros after each ReLU: three bar charts, one above the other,
     sharing the layer axis."""
     # ResNet-20 has 19 ReLUs, VGG 8: widen the figure so the rotated names stay apart.
@@ -114,7 +122,8 @@ def plot_activation_stats(rows: list[dict], path: Path) -> Path:
         ax.grid(axis="y", alpha=0.3)
     axes[2].set_ylim(0, 1)
     axes[2].set_xticks(range(len(rows)), [r["layer"] for r in rows], rotation=30, ha="right")
-    axes[0].set_title("activations after each ReLU (eval mode, test images)", fontsize=11)
+    title = noted("activations after each ReLU (eval mode, test images)", note)
+    axes[0].set_title(title, fontsize=11)
     return save_figure(fig, path)
 
 
@@ -204,6 +213,7 @@ def plot_occlusion(
     clean: list[float],
     patch: tuple[int, int],
     path: Path,
+    note: str = "",
 ) -> Path:
     """Per image: the image, and beside it p(true class) with the square centred on each pixel
     (averaged over the positions covering it), on one colour scale."""
@@ -219,7 +229,9 @@ def plot_occlusion(
     scale = ScalarMappable(Normalize(0, 1), cmap)
     fig.colorbar(scale, ax=axes, shrink=0.8, label="p(true class), square centred here")
     fig.suptitle(
-        f"occlusion sensitivity: a {patch[0]}x{patch[0]} grey square every {patch[1]} px",
+        noted(
+            f"occlusion sensitivity: a {patch[0]}x{patch[0]} grey square every {patch[1]} px", note
+        ),
         fontsize=10,
     )
     return save_figure(fig, path)
@@ -254,12 +266,14 @@ def analyze_cnn(
     layer: int | None = None,
     mean_std: MeanStd | None = None,
     say: Callable[[str], None] = _to_stderr,
+    weights: str = "",
 ) -> list[Path]:
     """Write the figures and the table for the convolutional `model` on test images X
     (B, C, H, W), normalised, with labels y (B,); returns [filters.png, activation_stats.png,
     activation_stats.md, deconvnet.png, occlusion.png], without deconvnet.png where the model
     has no plain stack (`say` then gets one line saying so). `layer`: the deconvnet's conv,
     1-based (default: `default_layer`). `mean_std`: the normalisation, to show true colours.
+    `weights`: which weights the model holds, said under every figure's title.
     """
     stack = plain_stack(model)
     _check_layer(model, stack, layer)
@@ -289,8 +303,8 @@ def analyze_cnn(
     finally:
         model.train(was_training)
 
-    paths = [plot_filters(conv, out_dir / "filters.png", name)]
-    paths.append(plot_activation_stats(walk.rows, out_dir / "activation_stats.png"))
+    paths = [plot_filters(conv, out_dir / "filters.png", name, weights)]
+    paths.append(plot_activation_stats(walk.rows, out_dir / "activation_stats.png", weights))
     paths.append(write_table(walk.rows, out_dir / "activation_stats"))
     if stack is not None:
         rf = receptive_field(stack[:stop])
@@ -300,6 +314,7 @@ def analyze_cnn(
             f"deconvnet: {label}, the top {proj.images.shape[1]} activations"
             f" of its {len(proj.channels)} strongest channels (receptive field {rf[0]} px)"
         )
+        title = noted(title, weights)
         shown = unnormalise(fitted, mean_std)  # (B, C, H', W') in [0, 1]
         paths.append(plot_deconvnet(proj, shown, rf, box, title, out_dir / "deconvnet.png"))
     names = [class_names[int(y[i])] if class_names else str(int(y[i])) for i in examples]
@@ -311,6 +326,7 @@ def analyze_cnn(
             clean.tolist(),
             default_patch(*X.shape[-2:]),
             out_dir / "occlusion.png",
+            weights,
         )
     )
     if stack is None:

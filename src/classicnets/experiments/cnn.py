@@ -115,7 +115,10 @@ def analyze_convnet(
     X, y = built.data.sample("test", ANALYSIS_IMAGES)
     names = registry.class_names(cfg.dataset)
     mean_std = (built.data.mean, built.data.std)
-    inside = analyze_cnn(built.learner.model, X, y, names, out, layer, mean_std, say=say)
+    weights = built.weights.label if built.weights else ""
+    inside = analyze_cnn(
+        built.learner.model, X, y, names, out, layer, mean_std, say=say, weights=weights
+    )
     return [*analyze_errors(cfg, built, out, say), *inside]
 
 
@@ -165,6 +168,9 @@ def mlp_vs_cnn_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
     return [*side_by_side_figures(out, trials), *analyze_convnet(cfg, built, run.figures, None)]
 
 
+# the analysis figures show the CNN's chosen model (best.pt); each title says which epoch
+CHOSEN = ", of the chosen model (best validation; its title names the epoch)."
+
 MLP_VS_CNN = Sweep(
     name="mlp-vs-cnn",
     description="mlp-images and cnn on the same data, side by side",
@@ -176,10 +182,19 @@ MLP_VS_CNN = Sweep(
         "validation split) and the VGG-style CNN trained on the same split of the same data.",
         (
             ("curves.png", "Accuracy and loss of both, train, validation and test."),
-            ("cnn/figures/filters.png", "The CNN's first-layer filters."),
-            ("cnn/figures/activation_stats.png", "Activations after each ReLU on a test batch."),
-            ("cnn/figures/deconvnet.png", "Deconvnet: top activations projected to pixels."),
-            ("cnn/figures/occlusion.png", "Occlusion: drop in the true class's probability."),
+            ("cnn/figures/filters.png", "The CNN's first-layer filters" + CHOSEN),
+            (
+                "cnn/figures/activation_stats.png",
+                "Activations after each ReLU on a test batch" + CHOSEN,
+            ),
+            (
+                "cnn/figures/deconvnet.png",
+                "Deconvnet: top activations projected to pixels" + CHOSEN,
+            ),
+            (
+                "cnn/figures/occlusion.png",
+                "Occlusion: drop in the true class's probability" + CHOSEN,
+            ),
         ),
         findings.side_by_side,
         analysis_trial="cnn",

@@ -45,7 +45,8 @@ def analyze_errors(
     names = registry.class_names(cfg.dataset) or tuple(str(k) for k in range(K))
     c = errors.confusion(built.learner.model, source.eval_batches("test"), K, names)
     written = errors.write_data(c, out)
-    title = f"confusion matrix: {cfg.dataset}, test split"
+    said = f"; {built.weights.label}" if built.weights else ""  # which weights it shows
+    title = f"confusion matrix: {cfg.dataset}, test split{said}"
     written.append(plots.confusion_figure(c.matrix, c.names, c.per_class, out / FILES[0], title))
     worst = c.worst()
     X_test = source.data["test"][0][worst].cpu().numpy() if len(worst) else np.zeros((0,))
@@ -54,7 +55,9 @@ def analyze_errors(
         for i in worst
     ]
     written.append(
-        plots.worst_grid(_pictures(X_test), captions, out / FILES[1], "highest-loss test images")
+        plots.worst_grid(
+            _pictures(X_test), captions, out / FILES[1], f"highest-loss test images{said}"
+        )
     )
     for line in errors.sentences(c):
         say(line)

@@ -186,7 +186,7 @@ def figures(run: RunDir) -> list[Path]:
         return paths
     _, built = EXPERIMENT.restore(run)
     if built.data.num_features == 2:
-        boundary = [(title, built.data, built.learner.predict_proba)]
+        boundary = [(f"{title}\n{built.weights.label}", built.data, built.learner.predict_proba)]
         paths.append(plots.boundaries(boundary, run.figures / "boundary.png"))
     return paths
 
@@ -225,7 +225,7 @@ def compare_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
         for run in list(runs.values())[:1]
     }
     boundaries = [
-        (f"{impl} MLP on {ds}", built.data, built.learner.predict_proba)
+        (f"{impl} MLP on {ds}\n{built.weights.label}", built.data, built.learner.predict_proba)
         for ds, r in restored.items()
         for impl, built in r.items()
     ]

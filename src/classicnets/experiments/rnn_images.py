@@ -132,6 +132,8 @@ def analyze(
     curves = gradient_flow(cfg, built)
     T = built.data.sample("test", 1)[0].shape[1]
     title = f"gradient flow: {cfg.cell}, T = {T}"
+    if built.weights:  # "trained" is these weights
+        title += f"; trained = {built.weights.label}"
     return [*written, plot_gradient_flow(curves, out / "gradient_flow.png", title)]
 
 

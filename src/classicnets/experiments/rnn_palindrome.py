@@ -183,7 +183,11 @@ def gradient_flow_figure(out: Path, trials: list[dict[str, Any]], path: Path) ->
     for t in trials:
         run = RunDir(out / t["dir"])
         if t["keys"]["input_length"] == longest and checkpointed(run):
-            curves.update(gradient_flow(*EXPERIMENT.restore(run)))
+            cfg, built = EXPERIMENT.restore(run)  # the chosen weights, where it chose any
+            chosen = "best val" if built.weights.chosen else "last"
+            for name, norms in gradient_flow(cfg, built).items():  # the legend says which
+                name = name.replace("(trained)", f"(trained: {chosen}, step {built.weights.step})")
+                curves[name] = norms
     if not curves:
         return None
     return plot_gradient_flow(curves, path, f"gradient flow over time, T = {longest}")
@@ -200,7 +204,11 @@ LENGTHS_SWEEP = Sweep(
         "vanilla RNN, LSTM and GRU at T = 5 … 30.",
         (
             ("accuracy_vs_length.png", "Test accuracy against T, a line per cell."),
-            ("gradient_flow.png", "Norm of ∂L/∂h_t against t, before and after training."),
+            (
+                "gradient_flow.png",
+                "Norm of ∂L/∂h_t against t, before and after training (the chosen model: "
+                "best validation, its step in the legend).",
+            ),
             ("curves.png", "Validation accuracy over training, per length."),
         ),
         findings.lengths,

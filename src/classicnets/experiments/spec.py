@@ -16,16 +16,53 @@ import torch
 from classicnets import config
 from classicnets.data import ArrayData
 from classicnets.data.sources import Source
-from classicnets.records import CHECKPOINT, CONFIG, RunDir
+from classicnets.errors import UsageError
+from classicnets.records import BEST, CHECKPOINT, CONFIG, RunDir
 from classicnets.train.loop import Learner, LoopSettings
 
 Trial = dict[str, Any]  # a row of sweep.json: trial, dir, experiment, keys, status, results
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Which weights a restored learner holds: the chosen ones (best.pt, the best validation
+    evaluation) or the last checkpoint's, and the evaluation they are from."""
+
+    chosen: bool  # best.pt; False: the last checkpoint
+    step: int
+    epoch: int
+    why_last: str = ""  # where best ones were asked for: why the last stand in
+
+    @property
+    def at(self) -> str:
+        """ "epoch 3 (step 120)"; palindromes and full-batch runs take one step an epoch, and
+        their keys count steps: "step 300"."""
+        if self.step == 0:  # the evaluation before the first update chose
+            return "step 0, before training"
+        if self.step == self.epoch:
+            return f"step {self.step}"
+        return f"epoch {self.epoch} (step {self.step})"
+
+    @property
+    def label(self) -> str:
+        """For figure titles: "best-validation weights, epoch 3 (step 120)"."""
+        return f"{'best-validation' if self.chosen else 'last'} weights, {self.at}"
+
+    def sentence(self, run: Path) -> str:
+        """One line for the command line: what is shown, and why not the best where not."""
+        if self.chosen:
+            return f"weights: the chosen model, best validation at {self.at} ({run / BEST})"
+        last = f"the last, {self.at} ({run / CHECKPOINT})"
+        if self.why_last:
+            return f"weights: {last}: no best.pt ({self.why_last})"
+        return f"weights: {last}, as asked"
 
 
 class Built(NamedTuple):
     learner: Learner
     settings: LoopSettings
     data: Source | ArrayData  # what the learner was built on (plots of a restored run need it)
+    weights: Weights | None = None  # a restored run's: which weights the learner holds
 
 
 @dataclass(frozen=True)
@@ -48,13 +85,33 @@ class Experiment:
     threads: int | None = None
     data_parallel: bool = False  # its learner trains under torchrun (ClassifierLearner)
 
-    def restore(self, run: RunDir, device: str | torch.device = "cpu") -> tuple[Any, Built]:
+    def restore(
+        self, run: RunDir, device: str | torch.device = "cpu", weights: str = "best"
+    ) -> tuple[Any, Built]:
         """A run's config (checked as flags are: a damaged config.json is one UsageError)
-        and its learner with the last checkpointed weights."""
+        and its learner with the chosen weights (best.pt), or the last checkpointed ones
+        (weights="last", or a run that chose none); Built.weights says which."""
         cfg = config.from_dict(self.config, run.config(), str(run.file(CONFIG)))
         built = self.build(cfg, torch.device(device))
-        built.learner.load_state_dict(run.load_checkpoint()["learner"])
-        return cfg, built
+        best = run.load_best() if weights == "best" else None
+        if best is not None:
+            try:
+                built.learner.load_weights(best["weights"])
+            except (KeyError, TypeError, ValueError, RuntimeError) as error:
+                raise UsageError(
+                    f"{run.file(BEST)}: does not fit this run ({type(error).__name__}); "
+                    "train the run again, or pass --weights last"
+                ) from None
+            return cfg, built._replace(weights=Weights(True, best["step"], best["epoch"]))
+        checkpoint = run.load_checkpoint()
+        built.learner.load_state_dict(checkpoint["learner"])
+        loop = checkpoint.get("loop") or {}
+        why = ""
+        if weights == "best":
+            split = "val" in built.learner.splits
+            why = "the run chose none" if split else "no validation split: nothing is chosen"
+        last = Weights(False, int(loop.get("step", 0)), int(loop.get("epoch", 0)), why)
+        return cfg, built._replace(weights=last)
 
 
 def checkpointed(run: RunDir) -> bool:

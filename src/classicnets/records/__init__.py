@@ -20,7 +20,16 @@ from classicnets.records.results import (
     describe,
     test_at_chosen,
 )
-from classicnets.records.rundir import CHECKPOINT, CONFIG, FINISHED, METRICS, SUMMARY, RunDir
+from classicnets.records.rundir import (
+    BEST,
+    CHECKPOINT,
+    CONFIG,
+    CONFIG_RECORD,
+    FINISHED,
+    METRICS,
+    SUMMARY,
+    RunDir,
+)
 from classicnets.records.schema import (
     SPLITS,
     STATUSES,
@@ -35,8 +44,10 @@ from classicnets.records.schema import (
 )
 
 __all__ = [
+    "BEST",
     "CHECKPOINT",
     "CONFIG",
+    "CONFIG_RECORD",
     "DISK_FULL",
     "METRICS",
     "SPLITS",

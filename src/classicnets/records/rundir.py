@@ -6,6 +6,9 @@ RUN_DIR/summary.json    status, final and best metrics, steps, epochs, times (wr
 RUN_DIR/tb/             TensorBoard events: SPLIT/loss, SPLIT/accuracy and learning_rate per
                         evaluation; the keys and final metrics for the HParams tab (hparams.py)
 RUN_DIR/checkpoint.pt   latest learner and loop state, for --resume
+RUN_DIR/best.pt         the model's weights at the best validation evaluation (the chosen
+                        model: what analyze, export, predict and the report use); only runs
+                        with a validation split have one
 RUN_DIR/figures/        this run's pictures
 
 Every read of config, summary and metrics checks the file against its schema (schema.py):
@@ -39,12 +42,16 @@ from classicnets.records.files import (
 )
 from classicnets.records.schema import check_config, check_metrics_row, check_summary
 
-CONFIG, METRICS, SUMMARY, CHECKPOINT = (
+CONFIG, METRICS, SUMMARY, CHECKPOINT, BEST = (
     "config.json",
     "metrics.jsonl",
     "summary.json",
     "checkpoint.pt",
+    "best.pt",
 )
+# What a run's config.json holds beside its keys (runner/run.py writes them): the experiment,
+# and where and with what it ran. A config file (--config) may hold them too.
+CONFIG_RECORD = ("experiment", "device", "threads", "world_size", "versions")
 
 
 class _Events:
@@ -181,23 +188,23 @@ class RunDir:
             for stale in folder.glob(TEMPORARY):
                 stale.unlink(missing_ok=True)
 
-    # --- checkpoint ---
-    def save_checkpoint(self, state: dict[str, Any]) -> None:
+    # --- checkpoint and the chosen weights ---
+    def _save(self, name: str, state: dict[str, Any]) -> None:
         # Serialised in memory first: torch.save straight to a file turns a full disk into a
         # RuntimeError about zip offsets, with no errno to tell it is one.
         import torch
 
         buffer = io.BytesIO()
         torch.save(state, buffer)
-        atomic_write(self.file(CHECKPOINT), buffer.getbuffer())
+        atomic_write(self.file(name), buffer.getbuffer())
 
-    def load_checkpoint(self) -> dict[str, Any]:
+    def _load(self, name: str, what: str, fix: str) -> Any:
         # weights_only=True: torch's restricted unpickler, which builds tensors and plain
         # containers only. A checkpoint is a pickle, and a full unpickle of a file someone
         # handed you can run arbitrary code.
         import torch
 
-        path = self.file(CHECKPOINT)
+        path = self.file(name)
         try:
             # torch warns before it refuses some files (a pickle protocol it did not write):
             # our one line says what is wrong, and a warning above it is noise
@@ -208,9 +215,38 @@ class RunDir:
             # torch's messages run to paragraphs (and advise weights_only=False): the error's
             # type is enough to tell what went wrong
             raise UsageError(
-                f"{path}: not a readable checkpoint ({type(error).__name__}); start the run "
-                "again into a new --out, without --resume"
+                f"{path}: not a readable {what} ({type(error).__name__}); {fix}"
             ) from None
+
+    def save_checkpoint(self, state: dict[str, Any]) -> None:
+        self._save(CHECKPOINT, state)
+
+    def load_checkpoint(self) -> dict[str, Any]:
+        return self._load(
+            CHECKPOINT, "checkpoint", "start the run again into a new --out, without --resume"
+        )
+
+    def save_best(self, state: dict[str, Any]) -> None:
+        """best.pt: {"weights": the model's state dict, "step", "epoch", "val": {loss,
+        accuracy}}, the evaluation that chose them."""
+        self._save(BEST, state)
+
+    def load_best(self) -> dict[str, Any] | None:
+        """best.pt as save_best wrote it; None where the run has none (nothing chosen)."""
+        if not self.file(BEST).is_file():
+            return None
+        fix = "train the run again, or pass --weights last"
+        best = self._load(BEST, "best.pt", fix)
+        if (
+            not isinstance(best, dict)
+            or not isinstance(best.get("weights"), dict)
+            or not all(isinstance(best.get(k), int) for k in ("step", "epoch"))
+        ):
+            raise UsageError(
+                f"{self.file(BEST)}: not a best.pt of classicnets (weights, step and epoch "
+                f"expected); {fix}"
+            )
+        return best
 
     # --- TensorBoard ---
     def tensorboard(self, purge_step: int | None = None) -> _Events:

@@ -178,16 +178,21 @@ def _experiment_of(run: RunDir) -> Experiment:
     return EXPERIMENTS[name]
 
 
-def restore(run_dir: Path) -> tuple[Experiment, Any, Built]:
-    """A finished run's experiment, config and learner (last checkpointed weights, CPU)."""
+def restore(run_dir: Path, weights: str = "best") -> tuple[Experiment, Any, Built]:
+    """A finished run's experiment, config and learner, on the CPU: with the chosen weights
+    (best.pt), or the last checkpointed ones (weights="last", or where none were chosen);
+    Built.weights says which."""
     run = _checkpointed(run_dir)
     experiment = _experiment_of(run)
-    cfg, built = experiment.restore(run)
+    cfg, built = experiment.restore(run, weights=weights)
     return experiment, cfg, built
 
 
-def analyze(run_dir: Path, layer: int | None, say: Callable[[str], None]) -> list[Path]:
-    """`classicnets analyze`: the experiment's look inside a restored run, into figures/."""
+def analyze(
+    run_dir: Path, layer: int | None, say: Callable[[str], None], weights: str = "best"
+) -> list[Path]:
+    """`classicnets analyze`: the experiment's look inside a restored run, into figures/,
+    with the chosen weights (or the last: `weights`); says which in one line first."""
     run = _checkpointed(run_dir)
     name = run.config().get("experiment")
     experiment = EXPERIMENTS.get(name)
@@ -196,5 +201,6 @@ def analyze(run_dir: Path, layer: int | None, say: Callable[[str], None]) -> lis
         raise UsageError(f"'{run_dir}' is a {name} run; analyze looks inside {able} runs")
     if layer is not None and layer < 1:
         raise UsageError(f"--layer {layer}: expected a conv layer number from 1")
-    cfg, built = experiment.restore(run)
+    cfg, built = experiment.restore(run, weights=weights)
+    say(built.weights.sentence(run.path))
     return experiment.analyze(cfg, built, run.figures, layer, say)

@@ -138,22 +138,13 @@ class ClassifierLearner:
         return total_loss / n, round(correct) / n
 
     def state_dict(self) -> dict[str, Any]:
-        def cpu(value: Any) -> Any:
-            if isinstance(value, torch.Tensor):
-                return value.detach().cpu().clone()
-            if isinstance(value, dict):
-                return {k: cpu(v) for k, v in value.items()}
-            if isinstance(value, list):
-                return [cpu(v) for v in value]
-            return value
-
         state = {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict()}
         if self.schedule is not None:
             state["schedule"] = self.schedule.state_dict()
         if self.average:  # "model" is the average; the optimizer's weights go beside it
             state["trained"] = self.raw.state_dict()
             state["ema_updates"] = self.average.updates
-        return cpu(state)
+        return _cpu(state)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if self.average:
@@ -164,3 +155,21 @@ class ClassifierLearner:
         self.optimizer.load_state_dict(state["optimizer"])
         if self.schedule is not None:
             self.schedule.load_state_dict(state["schedule"])
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The model's state dict (parameters and batch-norm statistics), on the CPU."""
+        return _cpu(self.model.state_dict())
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        self.model.load_state_dict(weights)
+
+
+def _cpu(value: Any) -> Any:
+    """Tensors in nested dicts and lists copied to the CPU (a checkpoint's contents)."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: _cpu(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cpu(v) for v in value]
+    return value

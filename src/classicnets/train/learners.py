@@ -74,6 +74,12 @@ class NumpyLearner:
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.model.load_state_dict({k: v.numpy() for k, v in state.items()})
 
+    def weights(self) -> dict[str, torch.Tensor]:  # the model is all its state
+        return self.state_dict()
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        self.load_state_dict(weights)
+
 
 class ToyTorchLearner:
     """A PyTorch classifier (returns logits) trained by autograd with plain SGD.
@@ -135,3 +141,9 @@ class ToyTorchLearner:
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
         self.model.load_state_dict(state)
+
+    def weights(self) -> dict[str, torch.Tensor]:  # the model is all its state
+        return self.state_dict()
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        self.load_state_dict(weights)

@@ -10,6 +10,7 @@ memory or drawn fresh every step) lives on the learner, behind a few methods:
     learner.evaluate(split)       (mean loss, accuracy) on one of learner.splits
     learner.learning_rate         the rate the next update uses (logged to TensorBoard)
     learner.state_dict() / load_state_dict(state)   tensors and numbers, for checkpoints
+    learner.weights() / load_weights(weights)       the model's weights alone, for best.pt
 
 An "epoch" is whatever the learner's epoch_batches yields: a pass over the training split,
 or, for data drawn fresh every step (palindromes), a single step, so that `epochs` counts
@@ -20,6 +21,11 @@ uninterrupted one would have seen.
 "Best" is chosen on the validation split when there is one, and the test result is the one
 at that same step: the test split never chooses anything. Without a validation split, best
 is the best test evaluation (and labelled best.test): records/results.py says which.
+
+best.pt holds the weights of the best validation evaluation (runs without a validation split
+choose no model, and have none). It is written after that evaluation's checkpoint, so at any
+kill it is the checkpoint's best or, killed between the two writes, one evaluation older
+while the checkpoint holds the chosen weights themselves: a resume writes it from them.
 
 Data-parallel (torchrun), every rank runs this loop in step: the learner shards the batches
 and all-reduces the evaluations, so every rank reaches the same decisions; rank 0 alone
@@ -60,6 +66,10 @@ class Learner(Protocol):
     def state_dict(self) -> dict[str, torch.Tensor]: ...
 
     def load_state_dict(self, state: dict[str, torch.Tensor]) -> None: ...
+
+    def weights(self) -> dict[str, torch.Tensor]: ...
+
+    def load_weights(self, weights: dict[str, torch.Tensor]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,33 @@ def _restore(learner: Learner, run: RunDir) -> LoopState:
         ) from None
 
 
+def best_file(learner: Learner, state: LoopState) -> dict[str, Any]:
+    """What best.pt holds: the learner's weights now, chosen by the validation evaluation
+    that state.best records (at the current step)."""
+    val = state.best["val"]
+    return {
+        "weights": learner.weights(),
+        "step": val["step"],
+        "epoch": val["epoch"],
+        "val": {"loss": val["loss"], "accuracy": val["accuracy"]},
+    }
+
+
+def _mend_best(learner: Learner, run: RunDir, state: LoopState) -> None:
+    """On resume: a kill between a checkpoint whose evaluation was the best and the best.pt
+    after it leaves best.pt an older choice (or none); the restored learner holds the chosen
+    weights, so write them. A best.pt of the checkpoint's best is left as it is."""
+    val = state.best.get("val")
+    if val is None or val["step"] != state.step:
+        return  # the best is older than the checkpoint: its best.pt was written before it
+    try:
+        held = run.load_best()
+    except UsageError:  # damaged: the restored learner holds what it should have held
+        held = None
+    if held is None or held["step"] != state.step:
+        run.save_best(best_file(learner, state))
+
+
 def _patience_spent(state: LoopState, settings: LoopSettings) -> bool:
     """Early stopping's rule, on the state a checkpoint holds (so a resume reads it too)."""
     return bool(settings.patience) and state.evals_since_best >= settings.patience
@@ -155,6 +192,7 @@ def train(
             distributed.barrier()  # all have read it before rank 0 may write anything new
         if lead:
             run.truncate_metrics(state.step)
+            _mend_best(learner, run, state)
     chooser = choosing_split(learner.splits)
     writer = run.tensorboard(purge_step=state.step + 1 if resume else None) if lead else None
     started = time.perf_counter() - state.wall_time_s
@@ -188,7 +226,8 @@ def train(
             # not checkpointed: the last checkpoint stays the last finite state; a run that
             # diverges at its first evaluation has none (its figures draw only the curves)
             return "diverged"
-        if not state.best or rows[chooser]["accuracy"] > state.best[chooser]["accuracy"]:
+        improved = not state.best or rows[chooser]["accuracy"] > state.best[chooser]["accuracy"]
+        if improved:
             keep = ("loss", "accuracy", "step", "epoch")
             # the chooser's best and, with a validation split, the test result at that step
             state.best = {
@@ -210,6 +249,8 @@ def train(
                     "loop": asdict(state),
                 }
             )
+            if improved and chooser == "val":  # after the checkpoint: see the module's notes
+                run.save_best(best_file(learner, state))
         return "early_stopped" if _patience_spent(state, settings) else None
 
     try:
