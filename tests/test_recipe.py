@@ -302,3 +302,23 @@ def test_tta_reaches_the_runs_evaluations_and_an_npz_may_be_mirrored(cli):
     for a, b in zip(plain[:3], tta[:3]):  # epoch 0: train, val, test
         assert a["epoch"] == b["epoch"] == 0 and a["split"] == b["split"]
         assert a["loss"] != b["loss"], a["split"]
+
+
+def test_with_ema_best_pt_and_run_model_are_the_average_of_the_chosen_evaluation(cli):
+    """A: 3 epochs; B: A's first epochs up to the one validation chose. A's best.pt is B's
+    averaged model, not the weights the optimizer reached."""
+    import classicnets
+
+    keys = [
+        *("mlp-images", "--dataset", "digits", "--dnn_hidden_units", "32", "--ema", "0.9"),
+        *("--batch_size", "64", "--quiet", "--device", "cpu"),
+    ]
+    assert cli("train", *keys, "--epochs", "3", "--out", "A")[0] == 0
+    best = RunDir(cli.cwd / "A").load_best()
+    assert cli("train", *keys, "--epochs", str(best["epoch"]), "--out", "B")[0] == 0
+    b = RunDir(cli.cwd / "B").load_checkpoint()["learner"]
+    for k, v in b["model"].items():
+        assert torch.equal(best["weights"][k], v), k
+    assert not torch.equal(best["weights"]["layers.0.weight"], b["trained"]["layers.0.weight"])
+    model = classicnets.load(cli.cwd / "A").model
+    assert torch.equal(model.state_dict()["layers.0.weight"], best["weights"]["layers.0.weight"])
