@@ -478,8 +478,16 @@ NPZ_CASES = st.one_of(
 )  # fmt: skip
 
 
+def _central_entry_byte(blob: bytes, offset: int, value: int) -> bytes:
+    """`blob` with one byte of its first central-directory entry set (offset from "PK\1\2")."""
+    at = blob.index(b"PK\x01\x02") + offset
+    return blob[:at] + bytes([value]) + blob[at + 1 :]
+
+
 @fuzz(250)
 @given(blob=NPZ_CASES, as_images=st.booleans())
+@example(blob=_central_entry_byte(GOOD_NPZ[0], 8, 1), as_images=False)  # "encrypted": RuntimeError
+@example(blob=_central_entry_byte(GOOD_NPZ[0], 10, 1), as_images=False)  # method 1: NotImplemented
 @example(blob=b"", as_images=False)  # were EOFError, TypeError, ValueError and TypeError
 @example(blob=npy_bytes(np.ones((2, 2))), as_images=False)
 @example(blob=npz_bytes({**NPZ_ARRAYS, "X_train": np.array(["a", "b", "c", "d"])}), as_images=True)

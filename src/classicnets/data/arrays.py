@@ -78,8 +78,19 @@ def load_npz(path: str) -> ArrayData:
                 raise UsageError(f"--dataset npz:{path}: missing array {missing[0]}; {fix}")
             arrays = {k: npz[k] for k in NPZ_KEYS}
     # EOFError: empty or cut short; zlib.error: damaged compressed data; MemoryError: a
-    # header that claims more than fits (numpy allocates before reading)
-    except (ValueError, OSError, EOFError, zlib.error, MemoryError, zipfile.BadZipFile) as error:
+    # header that claims more than fits (numpy allocates before reading); NotImplementedError
+    # and RuntimeError: zipfile on a member whose header names an unknown compression method,
+    # or encryption
+    except (
+        ValueError,
+        OSError,
+        EOFError,
+        zlib.error,
+        MemoryError,
+        zipfile.BadZipFile,
+        NotImplementedError,
+        RuntimeError,
+    ) as error:
         reason = one_line(error)  # numpy echoes a damaged header, line breaks too
         raise UsageError(f"--dataset npz:{path}: not a readable .npz ({reason}); {fix}") from None
     for split in ("train", "test"):
