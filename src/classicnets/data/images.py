@@ -38,7 +38,11 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "digits": _DIGITS,
 }  # fmt: skip
 
-# Looked in after DATA_DIR/NAME/: Debian's package dataset-fashion-mnist puts the four .gz here.
+# torchvision's datasets.MNIST/FashionMNIST(root=DATA_DIR) keep the four IDX files (.gz and
+# unpacked) in DATA_DIR/FOLDER/raw/: looked in after DATA_DIR/NAME/, so a folder a user already
+# downloaded with torchvision is used as it is.
+TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+# Looked in last: Debian's package dataset-fashion-mnist puts the four .gz here.
 FASHION_MNIST_SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {"fashion-mnist": FASHION_MNIST_SYSTEM_DIRS}
 
@@ -92,9 +96,7 @@ def load_images(
     if name == "cifar10":
         return _load_cifar10(data_dir, download, progress, mirror)
     if name in ("mnist", "fashion-mnist"):
-        system_dirs = SYSTEM_DIRS if system_dirs is None else system_dirs
-        dirs = (data_dir / name, *system_dirs.get(name, ()))
-        return _load_idx_set(name, dirs, download, progress, mirror)
+        return _load_idx_set(name, idx_dirs(name, data_dir, system_dirs), download, progress, mirror)
     raise UsageError(
         f"--dataset {name}: unknown data set; choose {', '.join(IMAGE_DATASETS)} or npz:PATH"
     )
@@ -110,10 +112,18 @@ def available(name: str, data_dir: Path, system_dirs=None) -> bool:
             (folder / batch).is_file() for batch in CIFAR_BATCHES
         )
     if name in ("mnist", "fashion-mnist"):
-        system_dirs = SYSTEM_DIRS if system_dirs is None else system_dirs
-        dirs = (data_dir / name, *system_dirs.get(name, ()))
-        return any(_find_idx(d) is not None for d in dirs)
+        return any(_find_idx(d) is not None for d in idx_dirs(name, data_dir, system_dirs))
     return name == "digits"
+
+
+def idx_dirs(
+    name: str, data_dir: Path, system_dirs: Mapping[str, tuple[Path, ...]] | None = None
+) -> tuple[Path, ...]:
+    """Where MNIST or Fashion-MNIST is looked for, in order: DATA_DIR/NAME (where a download
+    goes), torchvision's DATA_DIR/FOLDER/raw, then the system's folders."""
+    system_dirs = SYSTEM_DIRS if system_dirs is None else system_dirs
+    torchvision = Path(data_dir) / TORCHVISION_FOLDERS[name] / "raw"
+    return (Path(data_dir) / name, torchvision, *system_dirs.get(name, ()))
 
 
 # --- CIFAR-10: six pickled batches in cifar-10-batches-py/ --------------------------------
@@ -242,7 +252,7 @@ def _load_idx_set(
     files = next((f for f in map(_find_idx, dirs) if f is not None), None)
     if files is None:
         if not download:
-            looked = " or ".join(str(d) for d in dirs)
+            looked = ", ".join(str(d) for d in dirs[:-1]) + f" or {dirs[-1]}"
             raise UsageError(f"{name} not found in {looked}; {HOW_TO_GET[name]}")
         files = [
             fetch_file(
