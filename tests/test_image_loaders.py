@@ -482,11 +482,16 @@ def test_npz_images_gain_a_channel_axis(tmp_path: Path, dtype, expected):
     assert data.num_classes == 3
 
 
-def test_npz_of_the_wrong_rank_is_refused(tmp_path: Path):
+def test_npz_vectors_stay_vectors(tmp_path: Path):
+    """N×D (tabular data) is loaded as it is: mlp-images takes it, the others refuse it."""
     path = tmp_path / "flat.npz"
-    np.savez(path, X_train=np.zeros((4, 3)), y_train=np.zeros(4, int),
-             X_test=np.zeros((2, 3)), y_test=np.zeros(2, int))  # fmt: skip
-    with pytest.raises(UsageError, match="images must be N×C×H×W or N×H×W"):
+    np.savez(path, X_train=np.ones((4, 3)), y_train=np.arange(4) % 2,
+             X_test=np.zeros((2, 3)), y_test=np.array([0, 1]))  # fmt: skip
+    data = load_images(f"npz:{path}", tmp_path)
+    assert data.X_train.shape == (4, 3) and data.X_train.dtype == np.float32
+    np.savez(path, X_train=np.ones((4, 3)), y_train=np.arange(4) % 2,
+             X_test=np.zeros((2, 5)), y_test=np.array([0, 1]))  # fmt: skip
+    with pytest.raises(UsageError, match=r"X_train vectors are \(3,\) but X_test \(5,\)"):
         load_images(f"npz:{path}", tmp_path)
 
 

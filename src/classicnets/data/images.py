@@ -339,22 +339,24 @@ def _load_digits() -> ArrayData:
 
 
 def _load_npz_images(path: str) -> ArrayData:
-    """Images N×C×H×W or N×H×W (given a channel axis); uint8 stays uint8, else float32."""
+    """Images N×C×H×W or N×H×W (given a channel axis), or vectors N×D (tabular data, kept
+    N×D: the experiment says whether it takes them); uint8 stays uint8, else float32."""
     data = load_npz(path)  # checks keys, lengths and labels; X as float64
     with np.load(path, allow_pickle=False) as npz:
         keep_uint8 = npz["X_train"].dtype == np.uint8 and npz["X_test"].dtype == np.uint8
     dtype = np.uint8 if keep_uint8 else np.float32
     X = {}
     for split, array in (("train", data.X_train), ("test", data.X_test)):
-        if array.ndim not in (3, 4):
+        if array.ndim not in (2, 3, 4):
             raise UsageError(
-                f"--dataset npz:{path}: X_{split} has shape {array.shape}; images must be "
-                "N×C×H×W or N×H×W"
+                f"--dataset npz:{path}: X_{split} has shape {array.shape}; give images "
+                "N×C×H×W or N×H×W, sequences N×T×F, or vectors N×D"
             )
         X[split] = (array[:, None] if array.ndim == 3 else array).astype(dtype)
     if X["train"].shape[1:] != X["test"].shape[1:]:
+        what = "vectors" if X["train"].ndim == 2 else "images"
         raise UsageError(
-            f"--dataset npz:{path}: X_train images are {X['train'].shape[1:]} but X_test "
-            f"{X['test'].shape[1:]}; give both splits images of one size"
+            f"--dataset npz:{path}: X_train {what} are {X['train'].shape[1:]} but X_test "
+            f"{X['test'].shape[1:]}; give both splits {what} of one size"
         )
     return ArrayData(X["train"], data.y_train, X["test"], data.y_test, data.num_classes)
