@@ -42,7 +42,8 @@ def test_mlp_images_learns_a_table_of_vectors(cli):
     data = tabular(cli.cwd / "table.npz")
     code, out, err = cli(
         "train", "mlp-images", "--dataset", f"npz:{data}", "--dnn_hidden_units", "16",
-        "--epochs", "10", "--batch_size", "32", "--learning_rate", "1e-2", "--out", "run", "--quiet",
+        "--epochs", "10", "--batch_size", "32", "--learning_rate", "1e-2", "--out", "run",
+        "--quiet",
     )  # fmt: skip
     assert code == 0, err
     summary = read_json(cli.cwd / "run" / "summary.json")

@@ -28,6 +28,7 @@ from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS
 from classicnets.records import describe
 from classicnets.runner import run as runner
 from classicnets.runner.outdir import check_name, check_writable
+from classicnets.runner.suite import suite_dataset, suite_keys
 from classicnets.runner.sweep import run_sweep
 from classicnets.train import distributed
 
@@ -268,31 +269,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _offline_images(suite: str) -> str | None:
-    """The quick suite reads Fashion-MNIST where it is on the machine (./data or Debian's
-    dataset-fashion-mnist), else scikit-learn's digits, which ship with it: never a download."""
-    from classicnets.data.registry import IMAGE_SETS
-
-    fashion = IMAGE_SETS["fashion-mnist"]
-    if suite != "quick" or fashion.available(Path("data")):
-        return None
-    _say(
-        f"fashion-mnist not found in data/fashion-mnist or Debian's folder ({fashion.how_to_get});"
-        " the quick suite uses scikit-learn's digits instead"
-    )
-    return "digits"
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     distributed.refuse(distributed.from_env(), "classicnets run", _NOT_UNDER_TORCHRUN)
     out = args.out or Path("runs") / f"suite-{args.suite}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
-    fallback = _offline_images(args.suite)
+    dataset = suite_dataset(args.suite, _say, not args.quiet)  # found, fetched, or digits
     for name, keys in SUITES[args.suite]:
-        if fallback and keys.get("dataset") == "fashion-mnist":
-            keys = {**keys, "dataset": fallback}
-        _sweep(name, keys, out / name, args)
+        _sweep(name, suite_keys(keys, dataset), out / name, args)
     _say(f"suite {args.suite} done: {out}/")
     _say(f"report: {report_html([out], out / 'report.html')}")
     return 0

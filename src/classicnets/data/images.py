@@ -96,7 +96,8 @@ def load_images(
     if name == "cifar10":
         return _load_cifar10(data_dir, download, progress, mirror)
     if name in ("mnist", "fashion-mnist"):
-        return _load_idx_set(name, idx_dirs(name, data_dir, system_dirs), download, progress, mirror)
+        dirs = idx_dirs(name, data_dir, system_dirs)
+        return _load_idx_set(name, dirs, download, progress, mirror)
     raise UsageError(
         f"--dataset {name}: unknown data set; choose {', '.join(IMAGE_DATASETS)} or npz:PATH"
     )

@@ -1,5 +1,6 @@
-"""mlp-images: the MLP on flattened images (or a user's vectors N×D: tabular data), with the course's improvements (dropout, batch
-norm, augmentation, AdamW with weight decay, early stopping on the validation split)."""
+"""mlp-images: the MLP on flattened images (or a user's vectors N×D: tabular data), with the
+course's improvements (dropout, batch norm, augmentation, AdamW with weight decay, early
+stopping on the validation split)."""
 
 from __future__ import annotations
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from classicnets.data.registry import title
 from classicnets.experiments import claims, reported
 from classicnets.experiments.spec import ReportSection, Sweep
 from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
@@ -116,6 +117,14 @@ class Section:
     table: str = ""
     findings: list[str] = field(default_factory=list)
     config: str = ""
+    data: str = ""  # the data set(s) its trials read, as their configs name them
+
+
+def data_used(trials: list[dict[str, Any]]) -> str:
+    """The data sets the trials read (their resolved keys), named for a reader; "" where the
+    experiment has no dataset key (the palindromes, which the intro names)."""
+    names = dict.fromkeys(str(t["keys"]["dataset"]) for t in trials if "dataset" in t["keys"])
+    return ", ".join(title(n) for n in names)
 
 
 def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
@@ -148,6 +157,7 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
         figures=figures,
         table=_table(table, out) if os.path.lexists(table) else "",
         findings=study.findings(out, trials),
+        data=data_used(trials),
         config=f"Fixed in every trial: {config}."
         + (f" Varied: {', '.join(sorted(varying))}." if varying else ""),
     )
@@ -171,13 +181,14 @@ def build_report(roots: list[Path], out: Path) -> Path:
         (
             experiment,
             str(run),
+            title(str(cfg["dataset"])) if "dataset" in cfg else "—",  # palindromes: none
             summary["status"],
             choosing_split(summary["best"]) if summary["best"] else None,
             chosen_accuracy(summary),
             test_at_chosen(summary),
         )
         for experiment, runs in sorted(found.runs.items())
-        for run, _, summary in runs
+        for run, cfg, summary in runs
     ]
     checked = claims.rows({name: record["trials"] for name, (_, record) in found.sweeps.items()})
     page = render(
