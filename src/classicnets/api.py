@@ -183,11 +183,13 @@ def sweep(
     workers: int = 1,
     storage: str | None = None,
     search: int = 0,
+    prune: bool = False,
     progress: bool = True,
     **keys: Any,
 ) -> Sweep:
-    """`classicnets sweep NAME --KEY VALUE ... [--out OUT] [--workers N] [--search N]`: keys
-    apply to every trial whose experiment has them. Called again, it continues the sweep."""
+    """`classicnets sweep NAME --KEY VALUE ... [--out OUT] [--workers N] [--search N]
+    [--prune]`: keys apply to every trial whose experiment has them. Called again, it
+    continues the sweep."""
     if name not in SWEEPS:
         raise UsageError(f"unknown sweep {name!r}; 'classicnets list' names them")
     if search and not SWEEPS[name].space:
@@ -202,6 +204,7 @@ def sweep(
         workers=workers,
         storage=storage,
         search=search,
+        prune=prune,
     )
     return Sweep(out)
 

@@ -4,7 +4,7 @@
     classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
                              [--resume]
     classicnets sweep SWEEP [--KEY VALUE ...] [--workers N] [--storage URL] [--search N]
-                            [--out DIR] [--device auto|cpu|cuda|mps]
+                            [--prune] [--out DIR] [--device auto|cpu|cuda|mps]
     classicnets analyze RUN_DIR [--layer N]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
     classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
@@ -126,6 +126,13 @@ def build_parser() -> Parser:
                 help=f"instead of the grid: N trials drawn by Optuna's TPE over {drawn}, "
                 "scored by best validation accuracy (run again with a larger N for more)",
             )
+            p.add_argument(
+                "--prune",
+                action="store_true",
+                help="with --search: stop a trial whose validation accuracy falls below the "
+                "median of the finished trials' at the same epoch (Optuna's MedianPruner); "
+                "it is recorded as pruned",
+            )
 
     analyze = commands.add_parser(
         "analyze",
@@ -203,8 +210,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Namespace) -> None:
     sweep = SWEEPS[name]
-    search = getattr(args, "search", 0)
+    search, prune = getattr(args, "search", 0), getattr(args, "prune", False)
     size = f"{search} trials drawn by TPE" if search else f"{len(sweep.trials)} runs"
+    size += ", pruned by the median rule" if prune and search else ""
 
     def started(workers: int) -> None:  # once every input is checked: refusals come first
         _say(f"sweep {name}: {size} into {out}/{f' on {workers} workers' if workers > 1 else ''}")
@@ -219,6 +227,7 @@ def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Names
         storage=args.storage,
         search=search,
         started=started,
+        prune=prune,
     )
     statuses = [t["status"] for t in record["trials"]]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))

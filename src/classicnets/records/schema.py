@@ -27,7 +27,8 @@ from classicnets.records.files import DAMAGED, read_json
 
 SWEEP = "sweep.json"
 SPLITS = ("train", "val", "test")
-STATUSES = ("completed", "diverged", "early_stopped", "interrupted", "failed")
+# pruned: stopped by a sweep's pruner (--search N --prune), its record whole up to there
+STATUSES = ("completed", "diverged", "early_stopped", "pruned", "interrupted", "failed")
 NAME_MAX = 255  # bytes in one file name on the usual file systems
 
 
