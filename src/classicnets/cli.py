@@ -1,4 +1,4 @@
-"""The command line: list, train, sweep, analyze, report, run.
+"""The command line: list, train, sweep, analyze, report, run, lr-find.
 
     classicnets list
     classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
@@ -8,6 +8,7 @@
     classicnets analyze RUN_DIR [--layer N]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
     classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
+    classicnets lr-find EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
 
 Exit codes: 0 done (a diverged run too: it is recorded as such), 2 bad input (one line that
 names the problem and the fix), 1 anything else.
@@ -26,11 +27,13 @@ from classicnets import config, robust
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS
 from classicnets.records import describe
+from classicnets.runner import lrfind
 from classicnets.runner import run as runner
 from classicnets.runner.outdir import check_name, check_writable
 from classicnets.runner.suite import suite_dataset, suite_keys
 from classicnets.runner.sweep import run_sweep
 from classicnets.train import distributed
+from classicnets.train.lrfind import RangeTest
 
 
 class Parser(argparse.ArgumentParser):
@@ -162,6 +165,28 @@ def build_parser() -> Parser:
         "--out", type=Path, default=Path("report.html"), help="the HTML file (default: report.html)"
     )
 
+    lr_find = commands.add_parser(
+        "lr-find",
+        help="learning-rate range test: training loss as the rate grows, a suggested rate",
+    )
+    able = lr_find.add_subparsers(
+        dest="experiment", required=True, metavar="EXPERIMENT", parser_class=Parser
+    )
+    for name in lrfind.able():
+        e = EXPERIMENTS[name]
+        p = able.add_parser(
+            name,
+            allow_abbrev=False,
+            help=e.description,
+            description=f"Smith's range test on {name}'s model, optimizer and training "
+            "batches: the rate grows exponentially from --start_lr to --end_lr, one step at "
+            "a time, until the smoothed training loss blows up. Writes OUT/lr_find.json and "
+            "OUT/lr_find.png; the model is thrown away.",
+        )
+        config.add_flags(p, e.config)
+        config.add_flags(p, RangeTest)
+        _common(p, "where lr_find.json and lr_find.png go (default: runs/lr-find/EXPERIMENT)")
+
     run = commands.add_parser("run", help="the main job: run a suite of sweeps, then report")
     run.add_argument(
         "--suite",
@@ -172,6 +197,18 @@ def build_parser() -> Parser:
     _common(run, "suite directory (default: runs/suite-SUITE)")
     _scale(run)
     return parser
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    distributed.refuse(distributed.from_env(), "classicnets lr-find", _NOT_UNDER_TORCHRUN)
+    experiment = EXPERIMENTS[args.experiment]
+    cfg = config.from_flags(experiment.config, args)
+    test = config.from_flags(RangeTest, args)
+    out = args.out or Path("runs") / "lr-find" / experiment.name
+    record = lrfind.lr_find(experiment, cfg, test, out, args.device)
+    _say(f"{out}: {lrfind.describe(record)}")
+    _say(f"records: {out}/lr_find.json; figure: {out}/{lrfind.FIGURE}")
+    return 0
 
 
 def _say(line: str) -> None:
@@ -298,13 +335,14 @@ COMMANDS = {
     "analyze": cmd_analyze,
     "report": cmd_report,
     "run": cmd_run,
+    "lr-find": cmd_lr_find,
 }
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
     """Refuse an output this process cannot write, before any data is read or anything
     trained: a run that cannot record itself is better not started."""
-    if args.command in ("train", "sweep", "run"):  # their default outputs are under runs/
+    if args.command in ("train", "sweep", "run", "lr-find"):  # default outputs: under runs/
         check_name(args.out or Path("runs"))
         check_writable(args.out or Path("runs"))
     elif args.command == "report":

@@ -22,6 +22,7 @@ from classicnets.records.results import (
 )
 from classicnets.records.rundir import CHECKPOINT, CONFIG, FINISHED, METRICS, SUMMARY, RunDir
 from classicnets.records.schema import (
+    LR_FIND,
     SPLITS,
     STATUSES,
     SWEEP,
@@ -31,6 +32,7 @@ from classicnets.records.schema import (
     check_sweep,
     damaged,
     described,
+    read_lr_find,
     read_sweep,
 )
 
@@ -38,6 +40,7 @@ __all__ = [
     "CHECKPOINT",
     "CONFIG",
     "DISK_FULL",
+    "LR_FIND",
     "METRICS",
     "SPLITS",
     "STATUSES",
@@ -59,6 +62,7 @@ __all__ = [
     "finite_or_none",
     "parse_jsonl",
     "read_json",
+    "read_lr_find",
     "read_sweep",
     "test_at_chosen",
     "write_json",

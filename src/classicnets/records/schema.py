@@ -312,3 +312,29 @@ def check_sweep(data: Any, path: Path | str) -> dict[str, Any]:
 def read_sweep(path: Path | str) -> dict[str, Any]:
     """A sweep.json, checked: what the report (and anyone else) reads a sweep through."""
     return check_sweep(read_json(Path(path)), path)
+
+
+LR_FIND = "lr_find.json"  # `classicnets lr-find`'s record (train/lrfind.py, runner/lrfind.py)
+
+
+def _lr_find(data: Any) -> None:
+    record = _object(data, "")
+    _string(_field(record, "experiment", ""), "experiment", empty=False)
+    _keys(_field(record, "keys", ""), "keys")
+    _choice(_field(record, "split", ""), "split", ("train",))  # never a held-out split
+    _choice(_field(record, "stopped", ""), "stopped", ("end_lr", "diverged"))
+    for key in ("suggested", "minimum", "minimum_over_10"):
+        _number(_field(record, key, ""), key, low=0, null=True)
+    _string(_field(record, "rule", ""), "rule")
+    for i, row in enumerate(_list(_field(record, "rows", ""), "rows")):
+        at = f"rows[{i}]"
+        row = _object(row, at)
+        _count(_field(row, "step", at), _at(at, "step"))
+        _number(_field(row, "learning_rate", at), _at(at, "learning_rate"), low=0)
+        for key in ("loss", "smoothed"):
+            _number(_field(row, key, at), _at(at, key), null=True)
+
+
+def read_lr_find(path: Path | str) -> dict[str, Any]:
+    """An lr_find.json, checked: what the report reads a range test through."""
+    return _checked(path, _lr_find, read_json(Path(path)))
