@@ -14,6 +14,9 @@ metrics.jsonl  a row: step, epoch, split, loss (or null), accuracy, time_s
 sweep.json     sweep, trials (each: trial, dir (one path component), experiment, keys,
                status, and the summary's fields where present); experiments, overrides,
                search, workers, threads_per_worker, wall_time_s where present
+lr_find.json   experiment, keys, split ("train": the only one a range test reads), stopped,
+               suggested / minimum / minimum_over_10 (or null), rule, rows (each: step,
+               learning_rate, loss and smoothed, or null)
 """
 
 from __future__ import annotations
