@@ -108,6 +108,28 @@ def test_the_worker_hook_reports_validation_accuracy_and_prunes_below_the_median
     assert pruning(unpruned, study.ask())(2, rows(0.0)) is None  # without --prune: never
 
 
+def test_a_pruned_trial_is_never_named_best_even_with_the_highest_validation():
+    from classicnets.experiments.findings import optimizers
+
+    def trial(name: str, optimizer: str, status: str, val: float) -> dict:
+        best = {"val": {"loss": 1.0, "accuracy": val, "step": 9, "epoch": 1},
+                "test": {"loss": 1.0, "accuracy": val - 0.01, "step": 9, "epoch": 1}}  # fmt: skip
+        keys = {"optimizer": optimizer, "learning_rate": 0.01}
+        return {"trial": name, "keys": keys, "status": status, "best": best}
+
+    trials = [
+        trial("search-0000", "adam", "completed", 0.70),
+        trial("search-0001", "sgd", "completed", 0.60),
+        trial("search-0002", "adagrad", "pruned", 0.95),  # cut short at a lucky evaluation
+    ]
+    assert headline(trials) == "val 0.7000 → test 0.6900 (search-0000)"
+    lines = optimizers(Path("unused"), trials)
+    assert lines[0].startswith("Highest validation accuracy: adam at lr 0.01,"), lines
+    assert not any("adagrad" in line for line in lines[:-1]), lines  # only as pruned
+    assert "Pruned (validation accuracy below the finished trials' median at the same " \
+        "epoch): adagrad at lr 0.01." in lines  # fmt: skip
+
+
 def test_prune_startup_leaves_half_the_search_to_run_whole():
     assert [prune_startup(n) for n in (1, 2, 6, 10, 40)] == [1, 1, 3, 5, 5]
 
