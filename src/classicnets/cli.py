@@ -45,7 +45,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}; see '{self.prog} --help'")
 
 
-def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
+def _common(parser: argparse.ArgumentParser, out_help: str, quiet: bool = True) -> None:
     parser.add_argument("--out", type=Path, help=out_help)
     parser.add_argument(
         "--device",
@@ -53,11 +53,12 @@ def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
         choices=("auto", "cpu", "cuda", "mps"),
         help="where torch runs: auto takes cuda, else Apple's mps, else cpu (default: auto)",
     )
-    parser.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress (a bar; off a terminal, a line per evaluation)",
-    )
+    if quiet:  # commands that show progress
+        parser.add_argument(
+            "--quiet",
+            action="store_true",
+            help="no progress (a bar; off a terminal, a line per evaluation)",
+        )
 
 
 def _scale(parser: argparse.ArgumentParser) -> None:
@@ -185,7 +186,8 @@ def build_parser() -> Parser:
         )
         config.add_flags(p, e.config)
         config.add_flags(p, RangeTest)
-        _common(p, "where lr_find.json and lr_find.png go (default: runs/lr-find/EXPERIMENT)")
+        out_help = "where lr_find.json and lr_find.png go (default: runs/lr-find/EXPERIMENT)"
+        _common(p, out_help, quiet=False)  # it prints one line when done
 
     run = commands.add_parser("run", help="the main job: run a suite of sweeps, then report")
     run.add_argument(
