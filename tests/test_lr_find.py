@@ -119,3 +119,13 @@ def test_the_report_draws_the_range_test_beside_the_sweep_of_its_experiment(tmp_
     assert "Training split only." in caption
     for other in ("mlp-vs-cnn", "rnn-images-grid", "resnet-optimizers"):
         assert lr_find_figures(SWEEPS[other], found) == []
+
+
+def test_a_damaged_range_test_record_refuses_the_report_in_one_line(cli):
+    folder = cli.cwd / "runs" / "lf"
+    folder.mkdir(parents=True)
+    (folder / "lr_find.json").write_text('{"experiment": "cnn", "keys": {}, "split": "test"}')
+    code, out, err = cli("report", "runs", "--out", "r.html")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "runs/lf/lr_find.json: split is 'test' (a string), expected one of train" in err
+    assert not (cli.cwd / "r.html").exists()
