@@ -42,7 +42,7 @@ def test_level_supported_contradicted_and_cannot_tell():
     trials = moons("torch", [1.0, 1.0, 1.0]) + moons("numpy", [0.90, 0.91, 0.89])
     rows = by_id(claims.rows({"mlp-toy-compare": trials}))
     assert rows["C02"].verdict == SUPPORTED
-    assert rows["C02"].measured == "100.0% ± 0.0 (n = 3)"
+    assert rows["C02"].measured == "100.0% ± 0.0 (n = 3) on moons"  # the data it ran on
     assert rows["C03"].verdict == CONTRADICTED
     wide = moons("numpy", [0.6, 1.0, 1.0])  # interval reaches into the band and beyond
     assert by_id(claims.rows({"mlp-toy-compare": wide}))["C03"].verdict == CANNOT_TELL
@@ -51,7 +51,7 @@ def test_level_supported_contradicted_and_cannot_tell():
 def test_one_seed_cannot_tell_even_at_the_reported_value():
     rows = by_id(claims.rows({"mlp-toy-compare": moons("torch", [1.0])}))
     assert rows["C02"].verdict == CANNOT_TELL
-    assert rows["C02"].measured == "100.0% (n = 1)"
+    assert rows["C02"].measured == "100.0% (n = 1) on moons"
     assert rows["C03"].verdict == NO_RUNS  # the sweep ran, this configuration did not
 
 
@@ -90,6 +90,9 @@ def test_greater_both_ways_and_a_tie():
     row = by_id(claims.rows({"mlp-vs-cnn": lose}))["C40"]
     assert row.verdict == CONTRADICTED
     assert row.measured == "70.0% ± 1.0 (n = 3) vs 80.0% ± 1.0 (n = 3)"
+    digits = [dict(t, keys={"dataset": "digits"}) for t in lose]
+    row = by_id(claims.rows({"mlp-vs-cnn": digits}))["C40"]
+    assert row.measured.endswith(" on scikit-learn's 8×8 digits")  # not the course's data
     tie = side("cnn", [0.8, 0.8]) + side("mlp", [0.8, 0.8])
     assert by_id(claims.rows({"mlp-vs-cnn": tie}))["C40"].verdict == CANNOT_TELL
     overlap = side("cnn", [0.7, 0.9, 0.8]) + side("mlp", [0.75, 0.8, 0.78])

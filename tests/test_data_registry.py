@@ -82,7 +82,8 @@ def test_sizes_of_a_missing_set_is_the_error_loading_gives(tmp_path):
     with pytest.raises(UsageError) as caught:
         registry.sizes("fashion-mnist", tmp_path, download=False)
     assert str(caught.value) == (
-        f"fashion-mnist not found in {tmp_path / 'fashion-mnist'}; "
+        f"fashion-mnist not found in {tmp_path / 'fashion-mnist'} or "
+        f"{tmp_path / 'FashionMNIST' / 'raw'}; "
         f"{images.HOW_TO_GET['fashion-mnist']}"
     )
 

@@ -225,6 +225,7 @@ OUT_COMMANDS = [  # every command that writes, with its output at {out}
     ("train", "mlp-toy", "--dataset", "npz:absent.npz", "--out", "{out}"),
     ("sweep", "mlp-toy-compare", "--dataset", "npz:absent.npz", "--out", "{out}"),
     ("run", "--out", "{out}"),
+    ("lr-find", "mlp-images", "--dataset", "npz:absent.npz", "--out", "{out}"),
     ("report", "--out", "{out}/report.html"),
 ]
 

@@ -375,6 +375,33 @@ def test_fashion_mnist_falls_back_to_the_system_dirs(tmp_path: Path):
     check_idx(load_images("fashion-mnist", tmp_path / "data", system_dirs=dirs), arrays)
 
 
+@pytest.mark.parametrize(
+    "name, folder, gz",
+    [
+        ("fashion-mnist", "FashionMNIST", True),  # torchvision keeps the .gz it fetched
+        ("mnist", "MNIST", False),  # and the files it unpacked from them
+    ],
+)
+def test_torchvision_layout_is_found(tmp_path: Path, name: str, folder: str, gz: bool):
+    """DATA_DIR/FashionMNIST/raw/ and DATA_DIR/MNIST/raw/, as torchvision's datasets leave
+    them, are read where they are: nothing copied, nothing downloaded."""
+    arrays = idx_files(seed=7)
+    raw = tmp_path / "data" / folder / "raw"
+    write_idx(raw, arrays, gz=tuple(arrays) if gz else ())
+    nowhere = {name: ()}  # not Debian's folder, if this machine has it
+    assert images.available(name, tmp_path / "data", system_dirs=nowhere)
+    assert not images.available(name, tmp_path / "empty", system_dirs=nowhere)
+    check_idx(load_images(name, tmp_path / "data", system_dirs=nowhere), arrays)
+    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == [folder]  # wrote nothing
+
+
+def test_own_folder_comes_before_torchvision_layout(tmp_path: Path):
+    ours, theirs = idx_files(seed=1), idx_files(seed=2)
+    write_idx(tmp_path / "mnist", ours)
+    write_idx(tmp_path / "MNIST" / "raw", theirs)
+    check_idx(load_images("mnist", tmp_path), ours)
+
+
 def test_mnist_downloads_from_the_mirror(tmp_path: Path, server: Server, monkeypatch):
     arrays = idx_files(seed=5)
     for stem, array in arrays.items():
@@ -419,7 +446,8 @@ def test_missing_data_says_where_it_looked_and_how_to_get_it(tmp_path: Path):
     with pytest.raises(UsageError) as caught:
         load_images("fashion-mnist", data_dir, system_dirs={"fashion-mnist": (system,)})
     assert str(caught.value) == (
-        f"fashion-mnist not found in {data_dir / 'fashion-mnist'} or {system}; pass --download "
+        f"fashion-mnist not found in {data_dir / 'fashion-mnist'}, "
+        f"{data_dir / 'FashionMNIST' / 'raw'} or {system}; pass --download "
         "true (30 MB from fashion-mnist.s3-website.eu-central-1.amazonaws.com), or apt-get "
         "install dataset-fashion-mnist"
     )
@@ -454,11 +482,16 @@ def test_npz_images_gain_a_channel_axis(tmp_path: Path, dtype, expected):
     assert data.num_classes == 3
 
 
-def test_npz_of_the_wrong_rank_is_refused(tmp_path: Path):
+def test_npz_vectors_stay_vectors(tmp_path: Path):
+    """N×D (tabular data) is loaded as it is: mlp-images takes it, the others refuse it."""
     path = tmp_path / "flat.npz"
-    np.savez(path, X_train=np.zeros((4, 3)), y_train=np.zeros(4, int),
-             X_test=np.zeros((2, 3)), y_test=np.zeros(2, int))  # fmt: skip
-    with pytest.raises(UsageError, match="images must be N×C×H×W or N×H×W"):
+    np.savez(path, X_train=np.ones((4, 3)), y_train=np.arange(4) % 2,
+             X_test=np.zeros((2, 3)), y_test=np.array([0, 1]))  # fmt: skip
+    data = load_images(f"npz:{path}", tmp_path)
+    assert data.X_train.shape == (4, 3) and data.X_train.dtype == np.float32
+    np.savez(path, X_train=np.ones((4, 3)), y_train=np.arange(4) % 2,
+             X_test=np.zeros((2, 5)), y_test=np.array([0, 1]))  # fmt: skip
+    with pytest.raises(UsageError, match=r"X_train vectors are \(3,\) but X_test \(5,\)"):
         load_images(f"npz:{path}", tmp_path)
 
 

@@ -190,13 +190,14 @@ def sweep(
     workers: int = 1,
     storage: str | None = None,
     search: int = 0,
+    prune: bool = False,
     progress: bool = True,
     config: configfile.Source = None,
     **keys: Any,
 ) -> Sweep:
     """`classicnets sweep NAME --KEY VALUE ... [--config FILE] [--out OUT] [--workers N]
-    [--search N]`: keys apply to every trial whose experiment has them, and override the
-    config file's (or mapping's). Called again, it continues the sweep."""
+    [--search N] [--prune]`: keys apply to every trial whose experiment has them, and
+    override the config file's (or mapping's). Called again, it continues the sweep."""
     if name not in SWEEPS:
         raise UsageError(f"unknown sweep {name!r}; 'classicnets list' names them")
     if search and not SWEEPS[name].space:
@@ -212,6 +213,7 @@ def sweep(
         workers=workers,
         storage=storage,
         search=search,
+        prune=prune,
     )
     return Sweep(out)
 

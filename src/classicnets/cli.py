@@ -1,15 +1,17 @@
-"""The command line: list, train, sweep, analyze, export, predict, report, run.
+"""The command line: list, train, sweep, analyze, export, predict, report, run, lr-find.
 
     classicnets list
     classicnets train EXPERIMENT [--KEY VALUE ...] [--config FILE] [--print_config] [--out DIR]
                              [--device auto|cpu|cuda|mps] [--resume]
     classicnets sweep SWEEP [--KEY VALUE ...] [--config FILE] [--print_config] [--workers N]
-                            [--storage URL] [--search N] [--out DIR] [--device auto|cpu|cuda|mps]
+                            [--storage URL] [--search N] [--prune] [--out DIR]
+                            [--device auto|cpu|cuda|mps]
     classicnets analyze RUN_DIR [--layer N] [--weights best|last]
     classicnets export RUN_DIR --format onnx|safetensors [--out FILE]
     classicnets predict RUN_DIR FILE... [--json]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
     classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
+    classicnets lr-find EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
 
 Exit codes: 0 done (a diverged run too: it is recorded as such), 2 bad input (one line that
 names the problem and the fix), 1 anything else.
@@ -28,11 +30,14 @@ from classicnets import config, configfile, robust
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS, catalog
 from classicnets.records import describe
+from classicnets.runner import lrfind
 from classicnets.runner import run as runner
 from classicnets.runner.outdir import check_name, check_writable
+from classicnets.runner.suite import suite_dataset, suite_keys
 from classicnets.runner.sweep import run_sweep
 from classicnets.runner.sweep.run import make_plan
 from classicnets.train import distributed
+from classicnets.train.lrfind import RangeTest
 
 
 class Parser(argparse.ArgumentParser):
@@ -44,7 +49,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}; see '{self.prog} --help'")
 
 
-def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
+def _common(parser: argparse.ArgumentParser, out_help: str, quiet: bool = True) -> None:
     parser.add_argument("--out", type=Path, help=out_help)
     parser.add_argument(
         "--device",
@@ -52,11 +57,12 @@ def _common(parser: argparse.ArgumentParser, out_help: str) -> None:
         choices=("auto", "cpu", "cuda", "mps"),
         help="where torch runs: auto takes cuda, else Apple's mps, else cpu (default: auto)",
     )
-    parser.add_argument(
-        "--quiet",
-        action="store_true",
-        help="no progress (a bar; off a terminal, a line per evaluation)",
-    )
+    if quiet:  # commands that show progress
+        parser.add_argument(
+            "--quiet",
+            action="store_true",
+            help="no progress (a bar; off a terminal, a line per evaluation)",
+        )
 
 
 def _scale(parser: argparse.ArgumentParser) -> None:
@@ -136,6 +142,13 @@ def build_parser() -> Parser:
                 help=f"instead of the grid: N trials drawn by Optuna's TPE over {drawn}, "
                 "scored by best validation accuracy (run again with a larger N for more)",
             )
+            p.add_argument(
+                "--prune",
+                action="store_true",
+                help="with --search: stop a trial whose validation accuracy falls below the "
+                "median of the finished trials' at the same epoch (Optuna's MedianPruner); "
+                "it is recorded as pruned",
+            )
 
     analyze = commands.add_parser(
         "analyze",
@@ -195,6 +208,29 @@ def build_parser() -> Parser:
         "--out", type=Path, default=Path("report.html"), help="the HTML file (default: report.html)"
     )
 
+    lr_find = commands.add_parser(
+        "lr-find",
+        help="learning-rate range test: training loss as the rate grows, a suggested rate",
+    )
+    able = lr_find.add_subparsers(
+        dest="experiment", required=True, metavar="EXPERIMENT", parser_class=Parser
+    )
+    for name in lrfind.able():
+        e = EXPERIMENTS[name]
+        p = able.add_parser(
+            name,
+            allow_abbrev=False,
+            help=e.description,
+            description=f"Smith's range test on {name}'s model, optimizer and training "
+            "batches: the rate grows exponentially from --start_lr to --end_lr, one step at "
+            "a time, until the smoothed training loss blows up. Writes OUT/lr_find.json and "
+            "OUT/lr_find.png; the model is thrown away.",
+        )
+        config.add_flags(p, e.config)
+        config.add_flags(p, RangeTest)
+        out_help = "where lr_find.json and lr_find.png go (default: runs/lr-find/EXPERIMENT)"
+        _common(p, out_help, quiet=False)  # it prints one line when done
+
     run = commands.add_parser("run", help="the main job: run a suite of sweeps, then report")
     run.add_argument(
         "--suite",
@@ -205,6 +241,18 @@ def build_parser() -> Parser:
     _common(run, "suite directory (default: runs/suite-SUITE)")
     _scale(run)
     return parser
+
+
+def cmd_lr_find(args: argparse.Namespace) -> int:
+    distributed.refuse(distributed.from_env(), "classicnets lr-find", _NOT_UNDER_TORCHRUN)
+    experiment = EXPERIMENTS[args.experiment]
+    cfg = config.from_flags(experiment.config, args)
+    test = config.from_flags(RangeTest, args)
+    out = args.out or Path("runs") / "lr-find" / experiment.name
+    record = lrfind.lr_find(experiment, cfg, test, out, args.device)
+    _say(f"{out}: {lrfind.describe(record)}")
+    _say(f"records: {out}/lr_find.json; figure: {out}/{lrfind.FIGURE}")
+    return 0
 
 
 def _say(line: str) -> None:
@@ -250,8 +298,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Namespace) -> None:
     sweep = SWEEPS[name]
-    search = getattr(args, "search", 0)
+    search, prune = getattr(args, "search", 0), getattr(args, "prune", False)
     size = f"{search} trials drawn by TPE" if search else f"{len(sweep.trials)} runs"
+    size += ", pruned by the median rule" if prune and search else ""
 
     def started(workers: int) -> None:  # once every input is checked: refusals come first
         _say(f"sweep {name}: {size} into {out}/{f' on {workers} workers' if workers > 1 else ''}")
@@ -266,6 +315,7 @@ def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Names
         storage=args.storage,
         search=search,
         started=started,
+        prune=prune,
     )
     statuses = [t["status"] for t in record["trials"]]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
@@ -337,31 +387,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def _offline_images(suite: str) -> str | None:
-    """The quick suite reads Fashion-MNIST where it is on the machine (./data or Debian's
-    dataset-fashion-mnist), else scikit-learn's digits, which ship with it: never a download."""
-    from classicnets.data.registry import IMAGE_SETS
-
-    fashion = IMAGE_SETS["fashion-mnist"]
-    if suite != "quick" or fashion.available(Path("data")):
-        return None
-    _say(
-        f"fashion-mnist not found in data/fashion-mnist or Debian's folder ({fashion.how_to_get});"
-        " the quick suite uses scikit-learn's digits instead"
-    )
-    return "digits"
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     distributed.refuse(distributed.from_env(), "classicnets run", _NOT_UNDER_TORCHRUN)
     out = args.out or Path("runs") / f"suite-{args.suite}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
-    fallback = _offline_images(args.suite)
+    dataset = suite_dataset(args.suite, _say, not args.quiet)  # found, fetched, or digits
     for name, keys in SUITES[args.suite]:
-        if fallback and keys.get("dataset") == "fashion-mnist":
-            keys = {**keys, "dataset": fallback}
-        _sweep(name, keys, out / name, args)
+        _sweep(name, suite_keys(keys, dataset), out / name, args)
     _say(f"suite {args.suite} done: {out}/")
     _say(f"report: {report_html([out], out / 'report.html')}")
     return 0
@@ -376,6 +409,7 @@ COMMANDS = {
     "predict": cmd_predict,
     "report": cmd_report,
     "run": cmd_run,
+    "lr-find": cmd_lr_find,
 }
 
 
@@ -384,7 +418,7 @@ def _check_outputs(args: argparse.Namespace) -> None:
     trained: a run that cannot record itself is better not started."""
     if getattr(args, "print_config", False):  # prints, writes nothing
         return
-    if args.command in ("train", "sweep", "run"):  # their default outputs are under runs/
+    if args.command in ("train", "sweep", "run", "lr-find"):  # default outputs: under runs/
         check_name(args.out or Path("runs"))
         check_writable(args.out or Path("runs"))
     elif args.command == "report":

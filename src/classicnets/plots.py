@@ -365,3 +365,29 @@ def worst_grid(
         axes[0].text(0.5, 0.5, "no samples", ha="center", va="center")
     fig.suptitle(title or "highest-loss test samples")
     return save_figure(fig, path)
+
+
+def lr_find(record: dict[str, Any], path: Path) -> Path:
+    """A learning-rate range test (train/lrfind.py): the training loss, raw and smoothed,
+    against the rate on a log axis; the suggested rate marked, and a tenth of the minimum's."""
+    rows = [r for r in record["rows"] if r["loss"] is not None]
+    fig, ax = subplots(figsize=(6.4, 4.0))
+    rates = [r["learning_rate"] for r in rows]
+    ax.plot(rates, [r["loss"] for r in rows], color="tab:blue", alpha=0.3, lw=1, label="loss")
+    ax.plot(rates, [r["smoothed"] for r in rows], color="tab:blue", lw=2, label="smoothed")
+    if record.get("suggested"):
+        at = record["suggested"]
+        ax.axvline(at, color="tab:red", lw=1.5, label=f"suggested {at:.2g} (steepest descent)")
+    if record.get("minimum_over_10"):
+        at = record["minimum_over_10"]
+        ax.axvline(at, color="tab:gray", ls=":", lw=1.5, label=f"minimum / 10: {at:.2g}")
+    if rows:  # the blow-up would flatten the rest: show up to 1.5x the first smoothed loss
+        smoothed = [r["smoothed"] for r in rows]
+        ax.set_ylim(min(smoothed) * 0.9, max(smoothed[0] * 1.5, min(smoothed) * 1.1))
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    ax.set_title(f"lr-find: {record['experiment']} ({record['keys'].get('optimizer', '')})")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)

@@ -38,7 +38,11 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "digits": _DIGITS,
 }  # fmt: skip
 
-# Looked in after DATA_DIR/NAME/: Debian's package dataset-fashion-mnist puts the four .gz here.
+# torchvision's datasets.MNIST/FashionMNIST(root=DATA_DIR) keep the four IDX files (.gz and
+# unpacked) in DATA_DIR/FOLDER/raw/: looked in after DATA_DIR/NAME/, so a folder a user already
+# downloaded with torchvision is used as it is.
+TORCHVISION_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
+# Looked in last: Debian's package dataset-fashion-mnist puts the four .gz here.
 FASHION_MNIST_SYSTEM_DIRS = (Path("/usr/share/datasets/fashion-mnist"),)
 SYSTEM_DIRS: dict[str, tuple[Path, ...]] = {"fashion-mnist": FASHION_MNIST_SYSTEM_DIRS}
 
@@ -92,8 +96,7 @@ def load_images(
     if name == "cifar10":
         return _load_cifar10(data_dir, download, progress, mirror)
     if name in ("mnist", "fashion-mnist"):
-        system_dirs = SYSTEM_DIRS if system_dirs is None else system_dirs
-        dirs = (data_dir / name, *system_dirs.get(name, ()))
+        dirs = idx_dirs(name, data_dir, system_dirs)
         return _load_idx_set(name, dirs, download, progress, mirror)
     raise UsageError(
         f"--dataset {name}: unknown data set; choose {', '.join(IMAGE_DATASETS)} or npz:PATH"
@@ -110,10 +113,18 @@ def available(name: str, data_dir: Path, system_dirs=None) -> bool:
             (folder / batch).is_file() for batch in CIFAR_BATCHES
         )
     if name in ("mnist", "fashion-mnist"):
-        system_dirs = SYSTEM_DIRS if system_dirs is None else system_dirs
-        dirs = (data_dir / name, *system_dirs.get(name, ()))
-        return any(_find_idx(d) is not None for d in dirs)
+        return any(_find_idx(d) is not None for d in idx_dirs(name, data_dir, system_dirs))
     return name == "digits"
+
+
+def idx_dirs(
+    name: str, data_dir: Path, system_dirs: Mapping[str, tuple[Path, ...]] | None = None
+) -> tuple[Path, ...]:
+    """Where MNIST or Fashion-MNIST is looked for, in order: DATA_DIR/NAME (where a download
+    goes), torchvision's DATA_DIR/FOLDER/raw, then the system's folders."""
+    system_dirs = SYSTEM_DIRS if system_dirs is None else system_dirs
+    torchvision = Path(data_dir) / TORCHVISION_FOLDERS[name] / "raw"
+    return (Path(data_dir) / name, torchvision, *system_dirs.get(name, ()))
 
 
 # --- CIFAR-10: six pickled batches in cifar-10-batches-py/ --------------------------------
@@ -242,7 +253,7 @@ def _load_idx_set(
     files = next((f for f in map(_find_idx, dirs) if f is not None), None)
     if files is None:
         if not download:
-            looked = " or ".join(str(d) for d in dirs)
+            looked = ", ".join(str(d) for d in dirs[:-1]) + f" or {dirs[-1]}"
             raise UsageError(f"{name} not found in {looked}; {HOW_TO_GET[name]}")
         files = [
             fetch_file(
@@ -329,22 +340,24 @@ def _load_digits() -> ArrayData:
 
 
 def _load_npz_images(path: str) -> ArrayData:
-    """Images N×C×H×W or N×H×W (given a channel axis); uint8 stays uint8, else float32."""
+    """Images N×C×H×W or N×H×W (given a channel axis), or vectors N×D (tabular data, kept
+    N×D: the experiment says whether it takes them); uint8 stays uint8, else float32."""
     data = load_npz(path)  # checks keys, lengths and labels; X as float64
     with np.load(path, allow_pickle=False) as npz:
         keep_uint8 = npz["X_train"].dtype == np.uint8 and npz["X_test"].dtype == np.uint8
     dtype = np.uint8 if keep_uint8 else np.float32
     X = {}
     for split, array in (("train", data.X_train), ("test", data.X_test)):
-        if array.ndim not in (3, 4):
+        if array.ndim not in (2, 3, 4):
             raise UsageError(
-                f"--dataset npz:{path}: X_{split} has shape {array.shape}; images must be "
-                "N×C×H×W or N×H×W"
+                f"--dataset npz:{path}: X_{split} has shape {array.shape}; give images "
+                "N×C×H×W or N×H×W, sequences N×T×F, or vectors N×D"
             )
         X[split] = (array[:, None] if array.ndim == 3 else array).astype(dtype)
     if X["train"].shape[1:] != X["test"].shape[1:]:
+        what = "vectors" if X["train"].ndim == 2 else "images"
         raise UsageError(
-            f"--dataset npz:{path}: X_train images are {X['train'].shape[1:]} but X_test "
-            f"{X['test'].shape[1:]}; give both splits images of one size"
+            f"--dataset npz:{path}: X_train {what} are {X['train'].shape[1:]} but X_test "
+            f"{X['test'].shape[1:]}; give both splits {what} of one size"
         )
     return ArrayData(X["train"], data.y_train, X["test"], data.y_test, data.num_classes)

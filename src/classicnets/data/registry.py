@@ -85,6 +85,21 @@ def check_image_name(name: str) -> str | None:
     return f"unknown data set; choose {', '.join(IMAGE_SETS)} or npz:PATH"
 
 
+TITLES = {  # how a page names each set (a user's npz: by its path)
+    "cifar10": "CIFAR-10",
+    "mnist": "MNIST",
+    "fashion-mnist": "Fashion-MNIST",
+    "digits": "scikit-learn's 8×8 digits",
+}
+
+
+def title(name: str) -> str:
+    """A data set as a reader knows it: "Fashion-MNIST", "the npz file my.npz", "moons"."""
+    if is_npz(name):
+        return f"the npz file {name[len(NPZ) :]}"
+    return TITLES.get(name, name)
+
+
 def class_names(name: str) -> tuple[str, ...] | None:
     """The class names of a named set (None for the user's npz: its labels are numbers)."""
     return IMAGE_SETS[name].class_names if name in IMAGE_SETS else None

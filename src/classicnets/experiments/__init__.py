@@ -24,7 +24,8 @@ SWEEPS: dict[str, Sweep] = {s.name: s for _, sweeps in STUDIES for s in sweeps}
 
 # `classicnets run --suite NAME`: (sweep, the keys that size it for the suite), in order.
 Suite = tuple[tuple[str, dict[str, str]], ...]
-FASHION = {"dataset": "fashion-mnist"}  # the quick suite falls back to digits offline (cli)
+# Fetched when absent; the quick suite falls back to digits if that fails (runner/suite.py).
+FASHION = {"dataset": "fashion-mnist"}
 SUITES: dict[str, Suite] = {
     # Every study on data available offline, sized for a 2-core CPU in about 15 minutes.
     "quick": (

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from classicnets.data.registry import title
 from classicnets.records import test_at_chosen
 from classicnets.stats import compare, interval, summarize
 
@@ -161,7 +162,24 @@ def _interval_verdict(values: list[float], lo: float, hi: float) -> str:
     return CANNOT_TELL
 
 
+def _data(trials: list[Trial], select: dict[str, Any]) -> str:
+    """ " on DATA": the data set the matching trials read (a claim made on Fashion-MNIST or
+    CIFAR-10 is checked on whatever ran: the row says which); "" where none is named."""
+    names = dict.fromkeys(
+        str(keys["dataset"])
+        for t in trials
+        if _matches(t, select) and "dataset" in (keys := t.get("keys") or {})
+    )
+    return f" on {', '.join(title(n) for n in names)}" if names else ""
+
+
 def verdict(claim: Claim, trials: list[Trial]) -> Row:
+    row = _verdict(claim, trials)
+    data = _data(trials, claim.select)
+    return Row(row.claim, row.measured + data, row.verdict)
+
+
+def _verdict(claim: Claim, trials: list[Trial]) -> Row:
     values, missing = _values(trials, claim.select)
     measured = _measured(values, missing)
     if claim.test == "greater":

@@ -68,7 +68,12 @@ def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]
         lines.append(f"Diverged (loss became NaN or infinite): {', '.join(names('diverged'))}.")
     if names("failed"):
         lines.append(f"Failed (sweep.json holds the error): {', '.join(names('failed'))}.")
-    other = [t for t in trials if t.get("status") not in (*SCORED, "diverged", "failed")]
+    if names("pruned"):  # never ranked: a pruned trial's best is of a run cut short
+        lines.append(
+            "Pruned (validation accuracy below the finished trials' median at the same epoch): "
+            f"{', '.join(names('pruned'))}."
+        )
+    other = [t for t in trials if t.get("status") not in (*SCORED, "diverged", "failed", "pruned")]
     for status in dict.fromkeys(str(t.get("status")) for t in other):
         who = [_who(t, label) for t in other if str(t.get("status")) == status]
         lines.append(f"Not finished ({status}): {', '.join(who)}.")

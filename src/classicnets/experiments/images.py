@@ -89,7 +89,24 @@ def check_memory(
     memory.check([*estimate(cfg, tuple(shape), num_classes), images], device)
 
 
-def validate_data(cfg: Any, estimate: Estimate) -> dict[str, int]:
+def check_vectors(cfg: Any, sample: tuple[int, ...], takes_vectors: bool) -> None:
+    """A user's npz of vectors N×D (tabular data) suits an MLP only, and has no pixels to
+    crop or flip: refused elsewhere in one line."""
+    if len(sample) != 1:
+        return
+    if not takes_vectors:
+        raise UsageError(
+            f"--dataset {cfg.dataset}: holds vectors N×D (D = {sample[0]}); this experiment "
+            "takes images N×C×H×W or N×H×W (mlp-images takes vectors)"
+        )
+    if cfg.augment:
+        raise UsageError(
+            f"--augment true: {cfg.dataset} holds vectors N×D (tabular data), which have no "
+            "pixels to crop or flip; use --augment false"
+        )
+
+
+def validate_data(cfg: Any, estimate: Estimate, takes_vectors: bool = False) -> dict[str, int]:
     """The checks load_splits and build_classifier make, on the split sizes and the data's
     shape alone (a sweep checks every trial); the split sizes."""
     check_recipe(cfg)
@@ -97,6 +114,7 @@ def validate_data(cfg: Any, estimate: Estimate) -> dict[str, int]:
     sizes = split_sizes(n_train, n_test, cfg.val_size, cfg.train_samples, cfg.test_samples)
     _check_batch(cfg, sizes["train"])
     shape = registry.shape(cfg.dataset, Path(cfg.data_dir), cfg.download)
+    check_vectors(cfg, tuple(shape.sample), takes_vectors)
     stored = (n_train + n_test) * math.prod(shape.sample) * shape.itemsize
     check_memory(cfg, estimate, shape.sample, shape.num_classes, stored)
     return sizes
@@ -136,6 +154,12 @@ def build_classifier(
     check_recipe(cfg)
     splits = splits or load_splits(cfg)
     X_train = splits.arrays["train"][0]
+    check_vectors(cfg, X_train.shape[1:], layout == "flat")
+    if X_train.ndim == 2:  # vectors (N, D) as D channels of 1×1 (views): the source then
+        # standardises each feature with the training split's mean and std, as it does a channel
+        arrays = {k: (X[:, :, None, None], y) for k, (X, y) in splits.arrays.items()}
+        splits = Splits(arrays, splits.num_classes)
+        X_train = splits.arrays["train"][0]
     if X_train.ndim != 4:
         raise UsageError(
             f"--dataset {cfg.dataset}: X_train has shape {X_train.shape}; this experiment "

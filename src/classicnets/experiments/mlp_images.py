@@ -1,5 +1,6 @@
-"""mlp-images: the MLP on flattened images, with the course's improvements (dropout, batch
-norm, augmentation, AdamW with weight decay, early stopping on the validation split)."""
+"""mlp-images: the MLP on flattened images (or a user's vectors N×D: tabular data), with the
+course's improvements (dropout, batch norm, augmentation, AdamW with weight decay, early
+stopping on the validation split)."""
 
 from __future__ import annotations
 
@@ -102,7 +103,7 @@ def _check_batch_norm(cfg, n_train: int) -> None:
 
 
 def validate(cfg) -> None:
-    _check_batch_norm(cfg, validate_data(cfg, memory_parts)["train"])
+    _check_batch_norm(cfg, validate_data(cfg, memory_parts, takes_vectors=True)["train"])
 
 
 def build(cfg, device: torch.device) -> Built:

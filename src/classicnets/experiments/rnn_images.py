@@ -139,7 +139,7 @@ def analyze(
 
 EXPERIMENT = Experiment(
     name="rnn-images",
-    description="images read row by row (28 steps of 28 pixels) by an RNN, LSTM or GRU",
+    description="images read row by row (H steps of W pixels) by an RNN, LSTM or GRU",
     config=RNNImagesConfig,
     validate=validator(memory_parts),
     build=build,

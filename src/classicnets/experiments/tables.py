@@ -44,7 +44,8 @@ def trial_table(trials: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dic
 
 def _label(trial: dict[str, Any], keys: tuple[str, ...]) -> str:
     label = ", ".join(f"{k} {trial['keys'][k]}" for k in keys)
-    return label if trial["status"] != "diverged" else f"{label} (diverged)"
+    cut = trial["status"] in ("diverged", "pruned")  # its curve ends early: say why
+    return f"{label} ({trial['status']})" if cut else label
 
 
 def grouped_figures(

@@ -31,6 +31,7 @@ from classicnets.records.rundir import (
     RunDir,
 )
 from classicnets.records.schema import (
+    LR_FIND,
     SPLITS,
     STATUSES,
     SWEEP,
@@ -40,6 +41,7 @@ from classicnets.records.schema import (
     check_sweep,
     damaged,
     described,
+    read_lr_find,
     read_sweep,
 )
 
@@ -49,6 +51,7 @@ __all__ = [
     "CONFIG",
     "CONFIG_RECORD",
     "DISK_FULL",
+    "LR_FIND",
     "METRICS",
     "SPLITS",
     "STATUSES",
@@ -70,6 +73,7 @@ __all__ = [
     "finite_or_none",
     "parse_jsonl",
     "read_json",
+    "read_lr_find",
     "read_sweep",
     "test_at_chosen",
     "write_json",

@@ -105,7 +105,8 @@ def _after_earlier_events(tb: Path) -> None:
             time.sleep(delay)
 
 
-FINISHED = ("completed", "diverged", "early_stopped")  # statuses a resume leaves alone
+# statuses a resume leaves alone (a pruned run was stopped on purpose: it stays stopped)
+FINISHED = ("completed", "diverged", "early_stopped", "pruned")
 
 
 class RunDir:

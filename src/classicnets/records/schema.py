@@ -14,6 +14,9 @@ metrics.jsonl  a row: step, epoch, split, loss (or null), accuracy, time_s
 sweep.json     sweep, trials (each: trial, dir (one path component), experiment, keys,
                status, and the summary's fields where present); experiments, overrides,
                search, workers, threads_per_worker, wall_time_s where present
+lr_find.json   experiment, keys, split ("train": the only one a range test reads), stopped,
+               suggested / minimum / minimum_over_10 (or null), rule, rows (each: step,
+               learning_rate, loss and smoothed, or null)
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ from classicnets.records.files import DAMAGED, read_json
 
 SWEEP = "sweep.json"
 SPLITS = ("train", "val", "test")
-STATUSES = ("completed", "diverged", "early_stopped", "interrupted", "failed")
+# pruned: stopped by a sweep's pruner (--search N --prune), its record whole up to there
+STATUSES = ("completed", "diverged", "early_stopped", "pruned", "interrupted", "failed")
 NAME_MAX = 255  # bytes in one file name on the usual file systems
 
 
@@ -322,3 +326,29 @@ def read_sweep(path: Path | str) -> dict[str, Any]:
                 "the sweep; put the run directory itself there",
             )
     return record
+
+
+LR_FIND = "lr_find.json"  # `classicnets lr-find`'s record (train/lrfind.py, runner/lrfind.py)
+
+
+def _lr_find(data: Any) -> None:
+    record = _object(data, "")
+    _string(_field(record, "experiment", ""), "experiment", empty=False)
+    _keys(_field(record, "keys", ""), "keys")
+    _choice(_field(record, "split", ""), "split", ("train",))  # never a held-out split
+    _choice(_field(record, "stopped", ""), "stopped", ("end_lr", "diverged"))
+    for key in ("suggested", "minimum", "minimum_over_10"):
+        _number(_field(record, key, ""), key, low=0, null=True)
+    _string(_field(record, "rule", ""), "rule")
+    for i, row in enumerate(_list(_field(record, "rows", ""), "rows")):
+        at = f"rows[{i}]"
+        row = _object(row, at)
+        _count(_field(row, "step", at), _at(at, "step"))
+        _number(_field(row, "learning_rate", at), _at(at, "learning_rate"), low=0)
+        for key in ("loss", "smoothed"):
+            _number(_field(row, key, at), _at(at, key), null=True)
+
+
+def read_lr_find(path: Path | str) -> dict[str, Any]:
+    """An lr_find.json, checked: what the report reads a range test through."""
+    return _checked(path, _lr_find, read_json(Path(path)))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from classicnets.data.registry import title
 from classicnets.experiments import claims, reported
 from classicnets.experiments.spec import ReportSection, Sweep
 from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
@@ -116,6 +117,48 @@ class Section:
     table: str = ""
     findings: list[str] = field(default_factory=list)
     config: str = ""
+    data: str = ""  # the data set(s) its trials read, as their configs name them
+
+
+def data_used(trials: list[dict[str, Any]]) -> str:
+    """The data sets the trials read (their resolved keys), named for a reader; "" where the
+    experiment has no dataset key (the palindromes, which the intro names)."""
+    names = dict.fromkeys(str(t["keys"]["dataset"]) for t in trials if "dataset" in t["keys"])
+    return ", ".join(title(n) for n in names)
+
+
+def varies_rate(sweep: Sweep) -> str | None:
+    """The experiment of a sweep of one experiment that varies the learning rate (grid or
+    --search): where a range test of that experiment belongs. None for any other sweep."""
+    rates = any("learning_rate" in keys for _, _, keys in sweep.trials) or any(
+        r.key == "learning_rate" for r in sweep.space
+    )
+    return sweep.experiments[0] if rates and len(sweep.experiments) == 1 else None
+
+
+def lr_find_figures(sweep: Sweep, found: Found) -> list[tuple[str, str]]:
+    """The range tests (`classicnets lr-find`) of the sweep's experiment, found under the
+    report's directories (the sweep's own included), beside the sweep's learning rates."""
+    figures = []
+    for folder, record in found.lr_finds:
+        if record["experiment"] != varies_rate(sweep):
+            continue
+        keys = record["keys"]
+        what = f"{record['experiment']} with {keys.get('optimizer', '?')}"
+        what += f" on {title(str(keys['dataset']))}" if "dataset" in keys else ""
+        if record["suggested"] is None:
+            said = "the loss did not fall: no rate suggested"
+        else:
+            said = (
+                f"suggested rate {record['suggested']:.2g}, the steepest descent of the "
+                f"smoothed loss (minimum / 10: {record['minimum_over_10']:.2g})"
+            )
+        caption = (
+            f"Learning-rate range test ({shlex.quote(str(folder))}), {what}: training loss "
+            f"as the rate grows step by step; {said}. Training split only."
+        )
+        figures.append(_figure(folder / "lr_find.png", folder, caption))
+    return figures
 
 
 def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
@@ -132,6 +175,7 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
             figures.append(_figure(path, out, caption))
     for path, caption in error_figures(out, trials, study.analysis_trial):
         figures.append(_figure(path, out, caption))
+    figures += lr_find_figures(sweep, found)
     table = out / "figures" / "table.csv"
     keys = {k: v for k, v in trials[0]["keys"].items()} if trials else {}
     varying = {k for t in trials for k, v in t["keys"].items() if v != keys.get(k)}
@@ -148,6 +192,7 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
         figures=figures,
         table=_table(table, out) if os.path.lexists(table) else "",
         findings=study.findings(out, trials),
+        data=data_used(trials),
         config=f"Fixed in every trial: {config}."
         + (f" Varied: {', '.join(sorted(varying))}." if varying else ""),
     )
@@ -171,13 +216,14 @@ def build_report(roots: list[Path], out: Path) -> Path:
         (
             experiment,
             str(run),
+            title(str(cfg["dataset"])) if "dataset" in cfg else "—",  # palindromes: none
             summary["status"],
             choosing_split(summary["best"]) if summary["best"] else None,
             chosen_accuracy(summary),
             test_at_chosen(summary),
         )
         for experiment, runs in sorted(found.runs.items())
-        for run, _, summary in runs
+        for run, cfg, summary in runs
     ]
     checked = claims.rows({name: record["trials"] for name, (_, record) in found.sweeps.items()})
     page = render(

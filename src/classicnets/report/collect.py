@@ -1,5 +1,6 @@
-"""Finding what a report is made of: sweep directories (sweep.json) and single runs
-(config.json and summary.json outside any sweep), under the directories given.
+"""Finding what a report is made of: sweep directories (sweep.json), single runs
+(config.json and summary.json outside any sweep) and learning-rate range tests
+(lr_find.json), under the directories given.
 
 Every record is read through its schema (records/schema.py), and a trial's keys are checked
 against its experiment's keys here (their types and checks: the report's sentences do
@@ -23,7 +24,17 @@ from typing import Any, Literal
 
 from classicnets import config
 from classicnets.experiments import EXPERIMENTS
-from classicnets.records import CONFIG, SUMMARY, SWEEP, RunDir, damaged, described, read_sweep
+from classicnets.records import (
+    CONFIG,
+    LR_FIND,
+    SUMMARY,
+    SWEEP,
+    RunDir,
+    damaged,
+    described,
+    read_lr_find,
+    read_sweep,
+)
 
 
 @dataclass
@@ -33,6 +44,7 @@ class Found:
         default_factory=dict
     )  # experiment -> [(dir, config, summary)]
     unfinished: list[Path] = field(default_factory=list)  # single runs with no summary yet
+    lr_finds: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # (dir, record)
 
 
 def _expected(tp: Any) -> tuple[Any, str]:
@@ -101,6 +113,8 @@ def collect(roots: list[Path]) -> Found:
             cfg, summary = run.config(), run.summary()
             if summary is not None:  # gone since the search: finished by nobody
                 found.runs.setdefault(cfg["experiment"], []).append((run.path, cfg, summary))
+        for path in sorted(root.rglob(LR_FIND)):  # range tests (classicnets lr-find)
+            found.lr_finds.append((path.parent, read_lr_find(path)))
         for path in sorted(root.rglob(CONFIG)):  # being written, or stopped before the end
             if path.parent.parent not in sweep_dirs and not (path.parent / SUMMARY).is_file():
                 found.unfinished.append(path.parent)

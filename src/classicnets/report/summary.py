@@ -37,8 +37,12 @@ def headline(trials: list[dict[str, Any]]) -> str:
     """The best trial by validation accuracy, and the test accuracy at its chosen step; every
     trial that ties for best is named, and their test accuracies given as a range. Without
     a validation split nothing is chosen: the range of the trials' final test accuracies."""
-    scored = [
-        t for t in trials if chosen_accuracy(t) is not None and choosing_split(t["best"]) == "val"
+    scored = [  # a pruned trial was cut short on purpose: never the headline
+        t
+        for t in trials
+        if chosen_accuracy(t) is not None
+        and choosing_split(t["best"]) == "val"
+        and t["status"] != "pruned"
     ]
     if not scored:
         finals = sorted(

@@ -69,6 +69,7 @@ findings (the section says more).</p>
 <h2>{{ s.title }}</h2>
 <p>{{ s.intro }}</p>
 {% if s.present %}
+{% if s.data %}<p class="data"><b>Data:</b> {{ s.data }}.</p>{% endif %}
 <div class="findings"><p><b>What the numbers show.</b></p>
 <ul>{% for line in s.findings %}<li>{{ line }}</li>{% endfor %}</ul></div>
 {% for uri, caption in s.figures %}
@@ -86,11 +87,11 @@ findings (the section says more).</p>
 {% endfor %}
 {% if single_runs %}
 <section id="single-runs"><h2>Single runs</h2>
-<div class="scroll"><table><thead><tr><th>experiment</th><th>run</th><th>status</th>
-<th>chosen by</th>
+<div class="scroll"><table><thead><tr><th>experiment</th><th>run</th><th>data</th>
+<th>status</th><th>chosen by</th>
 <th>its accuracy there</th><th>test accuracy there</th></tr></thead><tbody>
-{% for experiment, run, status, chooser, accuracy, test in single_runs %}
-<tr><td>{{ experiment }}</td><td>{{ run }}</td><td>{{ status }}</td>
+{% for experiment, run, data, status, chooser, accuracy, test in single_runs %}
+<tr><td>{{ experiment }}</td><td>{{ run }}</td><td>{{ data }}</td><td>{{ status }}</td>
 <td>{{ chooser or "—" }}</td>
 <td>{{ "%.4f" | format(accuracy) if accuracy is not none else "—" }}</td>
 <td>{{ "%.4f" | format(test) if test is not none else "—" }}</td></tr>

@@ -23,7 +23,7 @@ from classicnets.runner.devices import cpu_cores, cpu_threads, resolve_device, v
 from classicnets.runner.outdir import check_out_contents, check_out_path
 from classicnets.train import distributed
 from classicnets.train.distributed import Ranks
-from classicnets.train.loop import train
+from classicnets.train.loop import OnEvaluation, go_on, train
 
 
 def check_same_keys(run: RunDir, experiment: str, keys: dict[str, Any], what: str) -> None:
@@ -88,18 +88,23 @@ def run_experiment(
     max_threads: int | None = None,
     ranks: Ranks | None = None,
     figures: bool = True,
+    on_evaluation: OnEvaluation = go_on,
 ) -> dict[str, Any]:
     """Train one run into `out` (or continue it with resume) and draw its figures (not for
     a sweep's trials: the sweep draws theirs together, and a run's take seconds).
     max_threads caps its CPU threads (a sweep's workers share the cores). ranks: this
     process's place among torchrun's, training the run data-parallel (rank 0 writes it).
+    on_evaluation: the loop's hook (a sweep's pruner), train/loop.py.
     """
     out = Path(out)
     check_out_path(out)
     lead = ranks is None or ranks.lead  # the one process that writes the run record
     with writing(out, lead):  # what it holds is read holding the lock: it cannot change
         check_out_contents(out, resume)
-        return _run(experiment, cfg, out, device, resume, progress, max_threads, ranks, figures)
+        return _run(
+            experiment, cfg, out, device, resume, progress, max_threads, ranks, figures,
+            on_evaluation,
+        )  # fmt: skip
 
 
 def _run(
@@ -112,6 +117,7 @@ def _run(
     max_threads: int | None,
     ranks: Ranks | None,
     figures: bool,
+    on_evaluation: OnEvaluation = go_on,
 ) -> dict[str, Any]:
     torch_device = resolve_device(device)
     if ranks is not None:
@@ -156,6 +162,7 @@ def _run(
             progress=progress,
             ranks=ranks,
             hparams={"experiment": experiment.name, **keys},
+            on_evaluation=on_evaluation,
         )
         if lead and figures:
             experiment.figures(run)

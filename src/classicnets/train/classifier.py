@@ -78,7 +78,9 @@ class ClassifierLearner:
             torch.manual_seed(distributed.dropout_seed(seed, epoch, self.ranks.rank))
         return iter(self.source.epoch_batches(seed, epoch, batch_size))
 
-    def step(self, X: torch.Tensor, y: torch.Tensor) -> None:
+    def step(self, X: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """One update; the batch's training loss (detached: read it only where needed, it
+        waits for the device)."""
         self.trained.train()
         if self.ranks is None:
             with self.autocast:
@@ -103,6 +105,12 @@ class ClassifierLearner:
             self.schedule.step()
         if self.average:
             self.average.update()
+        return loss.detach()
+
+    def set_learning_rate(self, value: float) -> None:
+        """The rate of the next updates (the range test's; a schedule would reset it)."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = value
 
     @property
     def learning_rate(self) -> float:

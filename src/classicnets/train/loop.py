@@ -35,7 +35,7 @@ writes the run record (train/distributed.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 
@@ -120,6 +120,17 @@ def shuffled_batches(
     return batches(X, y, epoch_order(seed, epoch, len(X)), batch_size or len(X))
 
 
+# Told of every evaluation after its checkpoint: (epoch, {split: row as metrics.jsonl holds
+# it}) -> None to go on, or the status to stop with ("pruned": a sweep's pruner, which
+# compares the run's validation accuracy with other trials'). The loop knows no more of it.
+OnEvaluation = Callable[[int, dict[str, dict[str, Any]]], str | None]
+
+
+def go_on(epoch: int, rows: dict[str, dict[str, Any]]) -> None:
+    """The default OnEvaluation: never stops a run."""
+    return None
+
+
 def _restore(learner: Learner, run: RunDir) -> LoopState:
     """The learner and RNG as checkpointed; the loop's state. A checkpoint that loads but
     does not fit this run (another model, a damaged entry) is bad input, not a crash."""
@@ -177,11 +188,13 @@ def train(
     progress: bool = True,
     ranks: Ranks | None = None,
     hparams: dict[str, Any] | None = None,
+    on_evaluation: OnEvaluation = go_on,
 ) -> dict[str, Any]:
     """Train to the end (or divergence, or early stop), recording everything in `run`.
 
     With `ranks` (a learner already distributed), only rank 0 writes to `run`. `hparams`
     (the experiment and its keys) go to TensorBoard's HParams tab with the final metrics.
+    `on_evaluation` hears of each evaluation and may stop the run with a status of its own.
     Returns the summary written to summary.json.
     """
     lead = ranks is None or ranks.lead  # the one process that writes the run record
@@ -251,7 +264,9 @@ def train(
             )
             if improved and chooser == "val":  # after the checkpoint: see the module's notes
                 run.save_best(best_file(learner, state))
-        return "early_stopped" if _patience_spent(state, settings) else None
+        if _patience_spent(state, settings):
+            return "early_stopped"
+        return on_evaluation(state.epoch, rows)
 
     try:
         # Overflow in a diverging run is expected and reported as status "diverged".

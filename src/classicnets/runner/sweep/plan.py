@@ -40,6 +40,7 @@ class Plan:
     base: tuple[tuple[str, str], ...] = ()  # search: the keys given on the command line
     space: tuple[Range, ...] = ()  # search: the ranges TPE draws from
     search: int = 0  # search: trials wanted in all; 0 = a grid sweep
+    prune: bool = False  # search: stop a trial whose validation accuracy trails the median
     device: str = "auto"
     threads: int = 1  # CPU threads for each trial: the cores / the workers
     progress: bool = True  # progress bars (one worker only)

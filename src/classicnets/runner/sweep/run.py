@@ -47,6 +47,7 @@ def make_plan(
     workers: int,
     storage: str | None,
     search: int,
+    prune: bool = False,
 ) -> Plan:
     """The sweep's plan, every input checked: nothing is written before it exists."""
     check_name(out)
@@ -57,6 +58,11 @@ def make_plan(
         raise UsageError(f"--workers {workers}: expected 1 or more worker processes")
     if search < 0:
         raise UsageError(f"--search {search}: expected a number of trials, 1 or more")
+    if prune and not search:
+        raise UsageError(
+            "--prune stops the trials of a --search that trail the others; add --search N "
+            "(a grid runs every trial to the end)"
+        )
     planning.check_keys(sweep, overrides, search)
     resolve_device(device)
     return Plan(
@@ -69,6 +75,7 @@ def make_plan(
         base=tuple(overrides.items()),
         space=sweep.space if search else (),
         search=search,
+        prune=prune,
         device=device,
         threads=max(1, cpu_cores() // workers),
         progress=progress and workers == 1,
@@ -97,17 +104,19 @@ def run_sweep(
     storage: str | None = None,
     search: int = 0,
     started: Callable[[int], None] | None = None,
+    prune: bool = False,
 ) -> dict[str, Any]:
     """Run every trial of `sweep` (or `search` drawn ones) as a normal run in out/TRIAL, on
     up to `workers` processes sharing the study in `storage`; then sweep.json and the
     figures. started(workers) is called once every input is checked, before any trial runs.
+    prune (with search): Optuna's MedianPruner stops trials that trail (study.py, pruner).
 
     sweep.json's "complete" says whether every planned trial finished: not when some failed,
     or still run in another process (then the sweep says so: it is not done early).
     """
     t0 = time.perf_counter()
     out = Path(out)
-    plan = make_plan(sweep, overrides, out, device, progress, workers, storage, search)
+    plan = make_plan(sweep, overrides, out, device, progress, workers, storage, search, prune)
     if storage is not None:
         open_storage(plan.storage)  # refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
@@ -137,6 +146,7 @@ def run_sweep(
         "experiments": list(sweep.experiments),
         "overrides": overrides,
         "search": search,
+        "prune": prune,
         "storage": shown_url(plan.storage),
         "study": plan.study,
         "workers": used,

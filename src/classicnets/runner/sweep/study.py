@@ -159,6 +159,29 @@ def sampler(plan: Plan, worker: int):
     return Grid({"trial": [name for name, _, _ in plan.trials]})
 
 
+# With --prune: a trial is stopped at an evaluation where its validation accuracy is below
+# the median of the finished trials' at the same epoch (Optuna's MedianPruner). Neither rule
+# below is a tuning knob to hide: both keep the median meaningful.
+PRUNE_WARMUP = 1  # epochs: the evaluation at epoch 0 (the initial weights) never prunes
+PRUNE_STARTUP_MAX = 5  # Optuna's default: this many trials finish before any is pruned ...
+
+
+def prune_startup(search: int) -> int:
+    """... or half the search, if smaller: a search of 6 may prune its last 3 trials."""
+    return max(1, min(PRUNE_STARTUP_MAX, search // 2))
+
+
+def pruner(plan: Plan):
+    """The study's pruner for this plan's workers (Optuna keeps it outside the storage)."""
+    import optuna
+
+    if not plan.prune:
+        return optuna.pruners.NopPruner()
+    return optuna.pruners.MedianPruner(
+        n_startup_trials=prune_startup(plan.search), n_warmup_steps=PRUNE_WARMUP
+    )
+
+
 # --- reading the study ---
 def status(trial: Any) -> str | None:
     value = trial.user_attrs.get("status")
@@ -240,6 +263,9 @@ def _close_dead(study: Any, trial: Any, run: Path | None) -> None:
 
     if status(trial) in FINISHED and run is not None:
         summary = RunDir(run).summary()
+        if summary and summary["status"] == "pruned":  # stopped by the pruner: it stays so
+            study.tell(trial.number, state=TrialState.PRUNED)
+            return
         value = chosen_accuracy(summary) if summary and summary["status"] in FINISHED else None
         if value is not None:
             study.tell(trial.number, value)

@@ -26,7 +26,15 @@ from classicnets.records import CHECKPOINT, RunDir, chosen_accuracy, describe
 from classicnets.runner.run import run_experiment
 from classicnets.runner.sweep.locks import trial_lock
 from classicnets.runner.sweep.plan import Plan, search_dir
-from classicnets.runner.sweep.study import finished_dirs, open_storage, sampler, trial_dir, wanted
+from classicnets.runner.sweep.study import (
+    finished_dirs,
+    open_storage,
+    pruner,
+    sampler,
+    trial_dir,
+    wanted,
+)
+from classicnets.train.loop import OnEvaluation, go_on
 
 
 def _suggest(trial: Any, r: Any) -> Any:
@@ -46,6 +54,19 @@ def _trial_keys(plan: Plan, trial: Any) -> tuple[str, str, dict[str, str]]:
     drawn = {r.key: config.format_value(_suggest(trial, r)) for r in plan.space}
     name = trial_dir(plan, trial) or search_dir(trial.number)
     return name, plan.experiment, {**dict(plan.base), **drawn}
+
+
+def pruning(plan: Plan, trial: Any) -> OnEvaluation:
+    """The loop's hook for a trial: each evaluation's validation accuracy reported to the
+    study, and the run stopped ("pruned") when the study's pruner says it trails."""
+    if not plan.prune:
+        return go_on
+
+    def report(epoch: int, rows: dict[str, dict[str, Any]]) -> str | None:
+        trial.report(rows["val"]["accuracy"], epoch)  # a search always has a validation split
+        return "pruned" if trial.should_prune() else None
+
+    return report
 
 
 def objective(plan: Plan, trial: Any) -> float:
@@ -69,7 +90,7 @@ def objective(plan: Plan, trial: Any) -> float:
             cfg = config.build(experiment.config, keys)
             result = run_experiment(
                 experiment, cfg, run.path, plan.device, resume, plan.progress, plan.threads,
-                figures=False,
+                figures=False, on_evaluation=pruning(plan, trial),
             )  # fmt: skip
         except Exception as error:  # recorded in the study and in the run; the sweep goes on
             trial.set_user_attr("status", "failed")
@@ -84,6 +105,8 @@ def objective(plan: Plan, trial: Any) -> float:
         trial.set_user_attr("status", result["status"])
         trial.set_user_attr("summary", result)
     print(f"  {name:<24} {describe(result)}", flush=True)
+    if result["status"] == "pruned":  # the study records it PRUNED, as the run does
+        raise optuna.TrialPruned()
     value = chosen_accuracy(result)
     if value is None:  # diverged before its first evaluation: nothing to score
         raise optuna.TrialPruned()
@@ -95,7 +118,10 @@ def work(plan: Plan, worker: int = 0) -> None:
     import optuna
 
     study = optuna.load_study(
-        study_name=plan.study, storage=open_storage(plan.storage), sampler=sampler(plan, worker)
+        study_name=plan.study,
+        storage=open_storage(plan.storage),
+        sampler=sampler(plan, worker),
+        pruner=pruner(plan),
     )
     while wanted(plan, study):
         study.optimize(lambda trial: objective(plan, trial), n_trials=1, catch=(Exception,))
