@@ -51,6 +51,9 @@ def test_the_loop_hook_stops_a_run_with_its_status(tmp_path: Path):
         def load_state_dict(self, state):
             self.updates = int(state["updates"])
 
+        def weights(self):  # what best.pt keeps
+            return self.state_dict()
+
     learner = Counter()
     heard: list[tuple[int, float]] = []
 

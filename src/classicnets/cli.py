@@ -246,8 +246,9 @@ def build_parser() -> Parser:
 def cmd_lr_find(args: argparse.Namespace) -> int:
     distributed.refuse(distributed.from_env(), "classicnets lr-find", _NOT_UNDER_TORCHRUN)
     experiment = EXPERIMENTS[args.experiment]
-    cfg = config.from_flags(experiment.config, args)
-    test = config.from_flags(RangeTest, args)
+    texts, tested = _overrides(args), {f.name for f in fields(RangeTest)}
+    cfg = config.build(experiment.config, {k: v for k, v in texts.items() if k not in tested})
+    test = config.build(RangeTest, {k: v for k, v in texts.items() if k in tested})
     out = args.out or Path("runs") / "lr-find" / experiment.name
     record = lrfind.lr_find(experiment, cfg, test, out, args.device)
     _say(f"{out}: {lrfind.describe(record)}")
