@@ -242,8 +242,8 @@ if sys.argv[2] == "polling":
 from classicnets import robust
 robust.stop_on_sigterm()
 robust.end_with(int(sys.argv[1]))
-print("watching", flush=True)
-try:
+try:  # "watching" inside the try: the test may kill the watched process as soon as it reads it
+    print("watching", flush=True)
     time.sleep(60)
 except KeyboardInterrupt:  # what SIGTERM raises
     print("ended", flush=True)
