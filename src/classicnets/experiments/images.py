@@ -18,7 +18,7 @@ from classicnets.data import registry
 from classicnets.data.sources import Layout, TensorSource, random_crop_flip
 from classicnets.data.splits import Splits, make_splits, split_sizes
 from classicnets.errors import UsageError
-from classicnets.experiments import memory
+from classicnets.experiments import keys, memory
 from classicnets.experiments.spec import Built
 from classicnets.records import RunDir
 from classicnets.seeds import seed_torch
@@ -43,6 +43,7 @@ def _check_batch(cfg: Any, n_train: int) -> None:
 
 def load_splits(cfg: Any, progress: bool = True) -> Splits:
     """The run's train/val/test arrays, after the checks that need the data."""
+    keys.check_validation(cfg)
     data = registry.load(
         cfg.dataset, Path(cfg.data_dir), cfg.download, progress, os.environ.get(MIRROR_ENV)
     )
@@ -68,6 +69,7 @@ def check_memory(
 def validate_data(cfg: Any, estimate: Estimate) -> dict[str, int]:
     """The checks load_splits and build_classifier make, on the split sizes and the data's
     shape alone (a sweep checks every trial); the split sizes."""
+    keys.check_validation(cfg)
     n_train, n_test = registry.sizes(cfg.dataset, Path(cfg.data_dir), cfg.download)
     sizes = split_sizes(n_train, n_test, cfg.val_size, cfg.train_samples, cfg.test_samples)
     _check_batch(cfg, sizes["train"])

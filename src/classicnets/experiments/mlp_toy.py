@@ -18,6 +18,7 @@ from classicnets import config, plots
 from classicnets.config import Key, fraction, non_negative, positive, positive_ints
 from classicnets.data import TOY_DATASETS, ArrayData, load_npz, make_toy
 from classicnets.data.arrays import NPZ, is_npz
+from classicnets.data.splits import with_validation
 from classicnets.errors import UsageError
 from classicnets.experiments import findings, keys, memory
 from classicnets.experiments.spec import (
@@ -60,6 +61,8 @@ MLPToyConfig = config.define(
     noise=Key(float, 0.1, "std of Gaussian noise added to moons and circles", non_negative),
     factor=Key(float, 0.5, "circles: radius of the inner circle relative to the outer", fraction),
     test_size=Key(float, 0.2, "fraction of the toy samples held out for testing", fraction),
+    # of the training part (after test_size): 1000 samples -> 640 train, 160 val, 200 test
+    val_size=keys.VAL_SIZE.with_default(0.2),
     dnn_hidden_units=Key(
         tuple[int, ...],
         (20,),
@@ -136,11 +139,13 @@ def load_data(cfg) -> ArrayData:
                 f"--dataset {cfg.dataset}: X_train has shape {data.X_train.shape}; "
                 "mlp-toy takes rows of features (N, D)"
             )
-        return data
+        return with_validation(data, cfg.val_size, cfg.seed)
     # checked before the arrays are made: n_samples can ask for more than the machine holds
     n_test = math.ceil(cfg.test_size * cfg.n_samples)  # as make_toy's split rounds
     memory.check(memory_parts(cfg, cfg.n_samples - n_test, n_test, 2, 2))
-    return make_toy(cfg.dataset, cfg.n_samples, cfg.noise, cfg.factor, cfg.test_size, cfg.seed)
+    return make_toy(
+        cfg.dataset, cfg.n_samples, cfg.noise, cfg.factor, cfg.test_size, cfg.seed, cfg.val_size
+    )
 
 
 def checked_data(cfg) -> ArrayData:

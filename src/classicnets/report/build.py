@@ -172,7 +172,7 @@ def build_report(roots: list[Path], out: Path) -> Path:
             experiment,
             str(run),
             summary["status"],
-            choosing_split(summary["best"]) if summary["best"] else None,
+            choosing_split(summary.get("best") or {}),
             chosen_accuracy(summary),
             test_at_chosen(summary),
         )

@@ -38,7 +38,7 @@ def headline(trials: list[dict[str, Any]]) -> str:
     trial that ties for best is named, and their test accuracies given as a range. Without
     a validation split nothing is chosen: the range of the trials' final test accuracies."""
     scored = [
-        t for t in trials if chosen_accuracy(t) is not None and choosing_split(t["best"]) == "val"
+        t for t in trials if chosen_accuracy(t) is not None and choosing_split(t.get("best") or {}) == "val"
     ]
     if not scored:
         finals = sorted(

@@ -17,9 +17,9 @@ steps and `eval_freq` is in steps. Batches depend only on (seed, epoch), so two 
 given the same seed see the same batches in the same order, and a resumed run sees what an
 uninterrupted one would have seen.
 
-"Best" is chosen on the validation split when there is one, and the test result is the one
-at that same step: the test split never chooses anything. Without a validation split, best
-is the best test evaluation (and labelled best.test): records/results.py says which.
+"Best" is chosen on the validation split, and the test result is the one at that same step:
+the test split never chooses anything. Without a validation split nothing is chosen: the
+summary has no "best" and nothing stops early (records/results.py holds the rule).
 
 Data-parallel (torchrun), every rank runs this loop in step: the learner shards the batches
 and all-reduces the evaluations, so every rank reaches the same decisions; rank 0 alone
@@ -188,7 +188,9 @@ def train(
             # not checkpointed: the last checkpoint stays the last finite state; a run that
             # diverges at its first evaluation has none (its figures draw only the curves)
             return "diverged"
-        if not state.best or rows[chooser]["accuracy"] > state.best[chooser]["accuracy"]:
+        if chooser is None:  # no validation split: nothing is chosen
+            pass
+        elif not state.best or rows[chooser]["accuracy"] > state.best[chooser]["accuracy"]:
             keep = ("loss", "accuracy", "step", "epoch")
             # the chooser's best and, with a validation split, the test result at that step
             state.best = {
@@ -257,7 +259,7 @@ def summary(state: LoopState, status: str, started: float) -> dict[str, Any]:
     return {
         "status": status,
         "final": state.final,
-        "best": state.best,
+        **({"best": state.best} if state.best else {}),  # none: nothing chosen (or evaluated)
         "steps": state.step,
         "epochs": state.epoch,
         "wall_time_s": round(wall, 3),
