@@ -23,7 +23,7 @@ from classicnets import config
 from classicnets.cli import report_html
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SWEEPS, experiment
-from classicnets.experiments.tables import trial_table
+from classicnets.experiments.tables import configurations, trial_table
 from classicnets.plots import Figure, curves_figure
 from classicnets.records import CONFIG, RunDir, describe
 from classicnets.records.schema import read_sweep
@@ -129,6 +129,13 @@ class Sweep:
         """The sweep's table (figures/table.md): a row per trial, its status and results."""
         return trial_table(self.record["trials"], ())
 
+    @property
+    def configurations(self) -> list[dict[str, Any]]:
+        """A record per configuration, its seeds together: keys, seeds, statuses, and the
+        mean, sd and n of its validation accuracy, the test accuracy there and the final
+        test accuracy (sweep.json's "configurations")."""
+        return configurations(self.record["trials"])
+
     def __repr__(self) -> str:
         done, planned = len(self.record["trials"]), self.record["planned"]
         return f"Sweep('{self.dir}': {self.name}, {done} of {planned} trials recorded)"
@@ -183,11 +190,13 @@ def sweep(
     workers: int = 1,
     storage: str | None = None,
     search: int = 0,
+    seeds: int = 1,
     progress: bool = True,
     **keys: Any,
 ) -> Sweep:
-    """`classicnets sweep NAME --KEY VALUE ... [--out OUT] [--workers N] [--search N]`: keys
-    apply to every trial whose experiment has them. Called again, it continues the sweep."""
+    """`classicnets sweep NAME --KEY VALUE ... [--out OUT] [--workers N] [--search N]
+    [--seeds N]`: keys apply to every trial whose experiment has them; seeds=N trains every
+    configuration with seeds seed .. seed+N-1. Called again, it continues the sweep."""
     if name not in SWEEPS:
         raise UsageError(f"unknown sweep {name!r}; 'classicnets list' names them")
     if search and not SWEEPS[name].space:
@@ -202,6 +211,7 @@ def sweep(
         workers=workers,
         storage=storage,
         search=search,
+        seeds=seeds,
     )
     return Sweep(out)
 

@@ -115,6 +115,14 @@ def build_parser() -> Parser:
             added |= names
         _common(p, "sweep directory (default: runs/SWEEP)")
         _scale(p)
+        p.add_argument(
+            "--seeds",
+            type=int,
+            default=1,
+            metavar="N",
+            help="train every configuration with seeds seed .. seed+N-1 (trials NAME-seedS); "
+            "tables and findings give mean ± sd and n over them (default: 1)",
+        )
         if s.space:
             drawn = ", ".join(r.key for r in s.space)
             p.add_argument(
@@ -163,6 +171,14 @@ def build_parser() -> Parser:
     )
     _common(run, "suite directory (default: runs/suite-SUITE)")
     _scale(run)
+    run.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seeds per configuration in every study (default: the suite's own, 3 for the "
+        "quick suite's comparisons)",
+    )
     return parser
 
 
@@ -179,7 +195,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         _say(f"  {s.name:<18} {s.description}")
     _say("suites (classicnets run --suite NAME):")
     for name, members in SUITES.items():
-        _say(f"  {name:<18} {', '.join(sweep for sweep, _ in members)}")
+        _say(f"  {name:<18} {', '.join(f'{sweep} (x{n} seeds)' for sweep, _, n in members)}")
     return 0
 
 
@@ -200,10 +216,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Namespace) -> None:
+def _sweep(
+    name: str, overrides: dict[str, str], out: Path, args: argparse.Namespace, seeds: int = 1
+) -> None:
     sweep = SWEEPS[name]
     search = getattr(args, "search", 0)
-    size = f"{search} trials drawn by TPE" if search else f"{len(sweep.trials)} runs"
+    size = f"{search} trials drawn by TPE" if search else f"{len(sweep.trials) * seeds} runs"
 
     def started(workers: int) -> None:  # once every input is checked: refusals come first
         _say(f"sweep {name}: {size} into {out}/{f' on {workers} workers' if workers > 1 else ''}")
@@ -218,6 +236,7 @@ def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Names
         storage=args.storage,
         search=search,
         started=started,
+        seeds=seeds,
     )
     statuses = [t["status"] for t in record["trials"]]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
@@ -241,7 +260,8 @@ _NOT_UNDER_TORCHRUN = "start it without torchrun, or torchrun one run: classicne
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     distributed.refuse(distributed.from_env(), "classicnets sweep", _NOT_UNDER_TORCHRUN)
-    _sweep(args.sweep, _overrides(args), args.out or Path("runs") / args.sweep, args)
+    out = args.out or Path("runs") / args.sweep
+    _sweep(args.sweep, _overrides(args), out, args, args.seeds)
     return 0
 
 
@@ -288,11 +308,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"suite-{args.suite}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
+    if args.seeds is not None and args.seeds < 1:
+        raise UsageError(f"--seeds {args.seeds}: expected a number of seeds, 1 or more")
     fallback = _offline_images(args.suite)
-    for name, keys in SUITES[args.suite]:
+    for name, keys, seeds in SUITES[args.suite]:
         if fallback and keys.get("dataset") == "fashion-mnist":
             keys = {**keys, "dataset": fallback}
-        _sweep(name, keys, out / name, args)
+        _sweep(name, keys, out / name, args, args.seeds or seeds)
     _say(f"suite {args.suite} done: {out}/")
     _say(f"report: {report_html([out], out / 'report.html')}")
     return 0

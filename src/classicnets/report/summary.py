@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from classicnets.records import choosing_split, chosen_accuracy, test_at_chosen
+from classicnets.records import chosen_accuracy, test_at_chosen
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,7 @@ def headline(trials: list[dict[str, Any]]) -> str:
     """The best trial by validation accuracy, and the test accuracy at its chosen step; every
     trial that ties for best is named, and their test accuracies given as a range. Without
     a validation split nothing is chosen: the range of the trials' final test accuracies."""
-    scored = [
-        t for t in trials if chosen_accuracy(t) is not None and choosing_split(t.get("best") or {}) == "val"
-    ]
+    scored = [t for t in trials if chosen_accuracy(t) is not None]  # chosen by val alone
     if not scored:
         finals = sorted(
             x

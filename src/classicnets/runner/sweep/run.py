@@ -17,7 +17,7 @@ from typing import Any
 from classicnets import config
 from classicnets.errors import UsageError, one_line
 from classicnets.experiments import EXPERIMENTS, Sweep
-from classicnets.experiments.tables import search_figures
+from classicnets.experiments.tables import configurations, search_figures
 from classicnets.records import RunDir, read_json, write_json
 from classicnets.runner.devices import cpu_cores, resolve_device
 from classicnets.runner.outdir import check_name, check_no_dangling_link
@@ -47,6 +47,7 @@ def make_plan(
     workers: int,
     storage: str | None,
     search: int,
+    seeds: int = 1,
 ) -> Plan:
     """The sweep's plan, every input checked: nothing is written before it exists."""
     check_name(out)
@@ -58,13 +59,14 @@ def make_plan(
     if search < 0:
         raise UsageError(f"--search {search}: expected a number of trials, 1 or more")
     planning.check_keys(sweep, overrides, search)
+    planning.check_seeds(sweep, seeds, search)
     resolve_device(device)
     return Plan(
         sweep=sweep.name,
-        study=planning.study_name(sweep, overrides, search),
+        study=planning.study_name(sweep, overrides, search, seeds),
         storage=storage_url(storage, out),
         out=str(out.resolve()),
-        trials=() if search else planning.grid_trials(sweep, overrides, out),
+        trials=() if search else planning.grid_trials(sweep, overrides, out, seeds),
         experiment=planning.search_experiment(sweep, overrides).name if search else "",
         base=tuple(overrides.items()),
         space=sweep.space if search else (),
@@ -73,6 +75,7 @@ def make_plan(
         threads=max(1, cpu_cores() // workers),
         progress=progress and workers == 1,
         seed=int(overrides.get("seed", 0) or 0),
+        seeds=seeds,
     )
 
 
@@ -97,6 +100,7 @@ def run_sweep(
     storage: str | None = None,
     search: int = 0,
     started: Callable[[int], None] | None = None,
+    seeds: int = 1,
 ) -> dict[str, Any]:
     """Run every trial of `sweep` (or `search` drawn ones) as a normal run in out/TRIAL, on
     up to `workers` processes sharing the study in `storage`; then sweep.json and the
@@ -107,7 +111,7 @@ def run_sweep(
     """
     t0 = time.perf_counter()
     out = Path(out)
-    plan = make_plan(sweep, overrides, out, device, progress, workers, storage, search)
+    plan = make_plan(sweep, overrides, out, device, progress, workers, storage, search, seeds)
     if storage is not None:
         open_storage(plan.storage)  # refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
@@ -137,6 +141,7 @@ def run_sweep(
         "experiments": list(sweep.experiments),
         "overrides": overrides,
         "search": search,
+        "seeds": plan.seeds,
         "storage": shown_url(plan.storage),
         "study": plan.study,
         "workers": used,
@@ -145,6 +150,8 @@ def run_sweep(
         "planned": planned,  # trials the sweep makes
         "complete": sum(r["status"] in FINISHED for r in rows) >= planned,
         "trials": rows,
+        # per configuration (its seeds together): mean, sd and n of each result (stats.py)
+        "configurations": configurations(rows),
     }
     previous = _previous_rows(out)
     write_json(out / "sweep.json", record)
