@@ -103,9 +103,21 @@ def test_nothing_finished():
     ]
 
 
-def test_the_test_split_choosing_is_said():
-    trials = [opt("adam", 1e-3, 0.8, chooser="test"), opt("sgd", 1e-2, 0.7, chooser="test")]
-    assert findings.optimizers(None, trials)[0].startswith("Highest test accuracy: adam")
+def test_the_test_split_never_chooses():
+    # records whose "best" the test split chose (written before the rule) rank nothing, and
+    # runs without a validation split (val_size 0: no best at all) are said to choose nothing
+    old = [opt("adam", 1e-3, 0.8, chooser="test"), opt("sgd", 1e-2, 0.7, chooser="test")]
+    assert findings.optimizers(None, old)[0] == (
+        "No configuration finished with a validation result to compare."
+    )
+    unvalidated = [opt("adam", 1e-3, None), opt("sgd", 1e-2, None)]
+    for t in unvalidated:
+        t["final"] = {"train": {"accuracy": 0.9, "loss": 0.3}, "test": {"accuracy": 0.8}}
+    assert findings.optimizers(None, unvalidated) == [
+        "No configuration finished with a validation result to compare.",
+        "Without a validation split nothing was chosen, so these are not ranked: adam at lr "
+        "0.001, sgd at lr 0.01.",
+    ]
 
 
 def test_lowest_is_said_only_with_three_or_more():

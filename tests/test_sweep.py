@@ -35,7 +35,10 @@ def test_sweep_smoke_writes_every_trial_figures_and_table_and_continues(cli):
     for name in FIGURES[:3]:
         assert (study / "figures" / name).stat().st_size > 20_000
     table = (study / "figures" / "table.md").read_text().splitlines()
-    assert table[0].startswith("| dataset | impl | status | train accuracy | test accuracy")
+    assert table[0].startswith("| dataset | impl | status | final train accuracy | final test")
+    assert "| best val accuracy | test accuracy at val's choice | chosen epoch (by val) |" in (
+        table[0]
+    )
     assert len(table) == 2 + len(TRIALS)
     for trial in TRIALS:
         assert trial in out

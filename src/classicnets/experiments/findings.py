@@ -35,14 +35,16 @@ def _chooser(trials: list[Trial]) -> str:
     return "validation"
 
 
-def _unvalidated(trials: list[Trial]) -> list[str]:
+def _no_validation(trial: Trial) -> bool:
+    """Did the trial evaluate without a validation split (val_size 0: nothing chosen)?"""
+    final = trial.get("final") or {}
+    return bool(final) and "val" not in final and "val" not in (trial.get("best") or {})
+
+
+def _unvalidated(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
     """A sentence for finished trials that chose nothing because they had no validation
     split (val_size 0)."""
-    names = [
-        _who(t, config_name)
-        for t in trials
-        if t.get("status") in SCORED and "val" not in (t.get("final") or {})
-    ]
+    names = [_who(t, label) for t in trials if t.get("status") in SCORED and _no_validation(t)]
     if not names:
         return []
     return [
@@ -86,7 +88,7 @@ def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]
         for t in trials
         if t.get("status") in SCORED
         and _chosen_accuracy(t) is None
-        and "val" in (t.get("final") or {})
+        and not _no_validation(t)
     ]
     if no_result:
         lines.append(f"Finished without an evaluation to choose from: {', '.join(no_result)}.")
@@ -106,7 +108,7 @@ def ranking(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
     lines: list[str] = []
     if not scored:
         lines.append(f"No configuration finished with a {split} result to compare.")
-        return lines + _unfinished(trials, label) + _unvalidated(trials)
+        return lines + _unfinished(trials, label) + _unvalidated(trials, label)
     order = sorted(scored, key=lambda name: summarize(scored[name]).mean, reverse=True)
     top = order[0]
     s_top = summarize(scored[top])
@@ -122,7 +124,7 @@ def ranking(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
     if len(order) > 2:
         low = order[-1]
         lines.append(f"Lowest {split} accuracy: {low}, {summarize(scored[low]).text()}.")
-    return lines + _unfinished(trials, label) + _unvalidated(trials)
+    return lines + _unfinished(trials, label) + _unvalidated(trials, label)
 
 
 def _epoch_word(trials: list[Trial]) -> str:
