@@ -159,16 +159,31 @@ def _largest_gap(runs: dict[str, Metrics]) -> str:
     return f" (largest gap between the two: {max(gaps):.1e})" if gaps else ""
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def accuracy_against(
-    lines: dict[str, dict[int, float | None]], path: Path, xlabel: str, title: str = ""
+    lines: dict[str, dict[int, float | None | list[float | None]]],
+    path: Path,
+    xlabel: str,
+    title: str = "",
 ) -> Path:
     """Accuracy against one key (input length), a line per label (cell); missing or
-    diverged points (None) leave a gap."""
+    diverged points (None) leave a gap. A point given several values (one per seed) is
+    drawn at their mean, with a min-max band, and the legend says so."""
     fig, ax = subplots(figsize=(6.5, 4))
     for label, points in lines.items():
         xs = sorted(points)
-        ys = [np.nan if points[x] is None else points[x] for x in xs]
-        ax.plot(xs, ys, "o-", color=COLOR.get(label), label=label)
+        values = [[v for v in _listed(points[x]) if v is not None] for x in xs]
+        ys = [np.mean(v) if v else np.nan for v in values]
+        n = max((len(_listed(points[x])) for x in xs), default=1)
+        name = label if n == 1 else f"{label} (mean of {n} seeds, band min–max)"
+        ax.plot(xs, ys, "o-", color=COLOR.get(label), label=name)
+        if n > 1:
+            low = [min(v) if v else np.nan for v in values]
+            high = [max(v) if v else np.nan for v in values]
+            ax.fill_between(xs, low, high, color=COLOR.get(label), alpha=0.15, linewidth=0)
     ax.axhline(0.1, color="grey", linewidth=0.8, linestyle=":", label="chance (10 classes)")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (at the best validation step)")
@@ -237,10 +252,16 @@ def curves_grid(
 
 
 def data_scatter(datasets: dict[str, ArrayData], path: Path) -> Path:
-    """A row per data set: the training split and the test split, in the data's coordinates."""
-    fig, axes = subplots(len(datasets), 2, figsize=(8, 3.6 * len(datasets)), squeeze=False)
+    """A row per data set: its training, validation (where it has one) and test splits, in
+    the data's coordinates."""
+    columns = max(len(data.splits) for data in datasets.values())
+    fig, axes = subplots(
+        len(datasets), columns, figsize=(4 * columns, 3.6 * len(datasets)), squeeze=False
+    )
     for (name, data), row in zip(datasets.items(), axes):
-        for ax, split in zip(row, ("train", "test")):
+        for ax in row[len(data.splits) :]:
+            ax.set_visible(False)
+        for ax, split in zip(row, data.splits):
             X = data.raw(getattr(data, f"X_{split}"))
             y = getattr(data, f"y_{split}")
             ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=8, edgecolors="none")

@@ -295,7 +295,7 @@ COMPARE = Sweep(
         "The same MLP (2 → 20 → 2, ReLU, cross-entropy, SGD) written by hand in NumPy and in "
         "PyTorch, started from the same weights and fed the same batches.",
         (
-            ("data.png", "The three toy sets, train and test splits."),
+            ("data.png", "The three toy sets: train, validation and test splits."),
             ("curves.png", "Accuracy and loss of both implementations, one row per data set."),
             ("boundaries.png", "Decision boundaries after training, with the test points."),
         ),
