@@ -68,6 +68,11 @@ def test_a_seeded_sweep_runs_every_seed_and_summarises_each_configuration(cli):
     "argv, message",
     [
         (["--seeds", "0"], "--seeds 0: expected a number of seeds, 1 or more"),
+        (["--seeds", "1001"], "--seeds 1001: expected a number of seeds, 1 or more (at most 1000)"),
+        (
+            ["--seeds", "3", "--seed", "4294967294"],
+            "--seeds 3 from seed 4294967294: the last, 4294967296, is above 4294967295",
+        ),
         (
             ["--seeds", "2", "--search", "2"],
             "--seeds 2 with --search: TPE scores each drawn configuration by one run",

@@ -82,7 +82,7 @@ def test_numpy_and_torch_agree_to_1e_15_over_the_whole_default_run(default_study
     ~1e-16 (a few units in the last place of a loss near 0.1-0.7) over all 200 epochs."""
     numpy_rows = read_jsonl(default_study / f"{dataset}-numpy" / "metrics.jsonl")
     torch_rows = read_jsonl(default_study / f"{dataset}-torch" / "metrics.jsonl")
-    assert len(numpy_rows) == len(torch_rows) == 2 * (200 // 10 + 1)
+    assert len(numpy_rows) == len(torch_rows) == 3 * (200 // 10 + 1)  # train, val, test
     for a, b in zip(numpy_rows, torch_rows, strict=True):
         assert (a["step"], a["split"]) == (b["step"], b["split"])
         assert abs(a["loss"] - b["loss"]) < 1e-15, (a, b)

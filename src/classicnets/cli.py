@@ -29,6 +29,7 @@ from classicnets.records import describe
 from classicnets.runner import run as runner
 from classicnets.runner.outdir import check_name, check_writable
 from classicnets.runner.sweep import run_sweep
+from classicnets.runner.sweep.plan import check_seed_count
 from classicnets.train import distributed
 
 
@@ -308,8 +309,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"suite-{args.suite}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
-    if args.seeds is not None and args.seeds < 1:
-        raise UsageError(f"--seeds {args.seeds}: expected a number of seeds, 1 or more")
+    if args.seeds is not None:
+        check_seed_count(args.seeds)
     fallback = _offline_images(args.suite)
     for name, keys, seeds in SUITES[args.suite]:
         if fallback and keys.get("dataset") == "fashion-mnist":

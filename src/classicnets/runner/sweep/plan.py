@@ -15,11 +15,13 @@ from typing import Any
 from classicnets import config
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SWEEPS, Experiment, Sweep
+from classicnets.experiments.keys import SEED_MAX
 from classicnets.experiments.spec import Range
 from classicnets.records import CHECKPOINT, RunDir
 from classicnets.runner.run import check_same_keys
 
 SEARCH_DIR = re.compile(r"search-\d{4,}")  # the run directories --search names
+MAX_SEEDS = 1000  # seeds per configuration: more is a typo, not a study
 SEED_SUFFIX = "-seed{seed}"  # --seeds N > 1: a configuration's run for one seed (findings.py)
 
 
@@ -74,10 +76,17 @@ def check_keys(sweep: Sweep, overrides: dict[str, str], search: int) -> None:
         raise UsageError(f"unknown key --{unknown[0]} for sweep {sweep.name}; see its --help")
 
 
+def check_seed_count(seeds: int) -> None:
+    """--seeds N: a number from 1 to MAX_SEEDS."""
+    if not 1 <= seeds <= MAX_SEEDS:
+        raise UsageError(
+            f"--seeds {seeds}: expected a number of seeds, 1 or more (at most {MAX_SEEDS})"
+        )
+
+
 def check_seeds(sweep: Sweep, seeds: int, search: int) -> None:
     """--seeds N: a number from 1, for a grid whose trials leave the seed to it."""
-    if seeds < 1:
-        raise UsageError(f"--seeds {seeds}: expected a number of seeds, 1 or more")
+    check_seed_count(seeds)
     if seeds > 1 and search:
         raise UsageError(
             f"--seeds {seeds} with --search: TPE scores each drawn configuration by one run; "
@@ -102,6 +111,11 @@ def seeded(
             raise UsageError(f"--seeds {seeds}: {experiment_name} has no --seed to vary")
         given = overrides.get("seed")
         first = default if given is None else config.parse_value(cls, "seed", given)
+        if first + seeds - 1 > SEED_MAX:
+            raise UsageError(
+                f"--seeds {seeds} from seed {first}: the last, {first + seeds - 1}, is above "
+                f"{SEED_MAX}; give a lower --seed"
+            )
         for seed in range(first, first + seeds):
             expanded.append((seed_dir(name, seed), experiment_name, {**keys, "seed": str(seed)}))
     return tuple(expanded)
