@@ -34,12 +34,18 @@ SUITES: dict[str, Suite] = {
         # 6 configurations x 3 seeds; 50 epochs (the toy sets' validation accuracy settles
         # within ~50 at batch size 1), evaluated every 5: parity needs no more
         ("mlp-toy-compare", {"epochs": "50", "eval_freq": "5"}, QUICK_SEEDS),
-        # 4,000 images, 2 epochs, a quarter-width CNN, x 3 seeds
+        # 4,000 training and 2,000 test images, 2 epochs, a quarter-width CNN, x 3 seeds
         (
             "mlp-vs-cnn",
-            {**FASHION, "train_samples": "4000", "epochs": "2", "width": "0.25"},
+            {
+                **FASHION,
+                "train_samples": "4000",
+                "test_samples": "2000",
+                "epochs": "2",
+                "width": "0.25",
+            },
             QUICK_SEEDS,
-        ),
+        ),  # fmt: skip
         # 12 configurations x 3 seeds of an eighth-width CNN on 1,000 images for 2 epochs:
         # which optimizer learns fastest, not where each ends
         (
