@@ -14,7 +14,7 @@ def test_quick_suite_runs_every_study_and_writes_the_report(cli):
     code, out, err = cli("run", "--quiet")
     assert code == 0, err
     suite = cli.cwd / "runs" / "suite-quick"
-    for sweep, _, seeds in SUITES["quick"]:
+    for sweep, _, seeds, _ in SUITES["quick"]:
         trials = read_json(suite / sweep / "sweep.json")["trials"]
         assert len(trials) == len(SWEEPS[sweep].trials) * seeds  # every seed of each
         assert trials and all(t["status"] in ("completed", "early_stopped") for t in trials)

@@ -196,7 +196,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         _say(f"  {s.name:<18} {s.description}")
     _say("suites (classicnets run --suite NAME):")
     for name, members in SUITES.items():
-        _say(f"  {name:<18} {', '.join(f'{sweep} (x{n} seeds)' for sweep, _, n in members)}")
+        _say(f"  {name:<18} {', '.join(f'{m.sweep} (x{m.seeds} seeds)' for m in members)}")
     return 0
 
 
@@ -312,9 +312,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.seeds is not None:
         check_seed_count(args.seeds)
     fallback = _offline_images(args.suite)
-    for name, keys, seeds in SUITES[args.suite]:
+    for name, keys, seeds, sized_for in SUITES[args.suite]:
         if fallback and keys.get("dataset") == "fashion-mnist":
             keys = {**keys, "dataset": fallback}
+        _say(f"{name}, sized for this suite: {sized_for}")
         _sweep(name, keys, out / name, args, args.seeds or seeds)
     _say(f"suite {args.suite} done: {out}/")
     _say(f"report: {report_html([out], out / 'report.html')}")

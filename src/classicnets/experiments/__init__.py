@@ -7,6 +7,8 @@ tables and nothing else. Sweeps are listed in the order the report shows them.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from classicnets.errors import UsageError
 from classicnets.experiments import cnn, mlp_images, mlp_toy, resnet, rnn_images, rnn_palindrome
 from classicnets.experiments.spec import Experiment, ReportSection, Sweep
@@ -22,20 +24,33 @@ STUDIES = (  # (the module's experiment, its sweeps), in the course's order
 EXPERIMENTS: dict[str, Experiment] = {e.name: e for e, _ in STUDIES}
 SWEEPS: dict[str, Sweep] = {s.name: s for _, sweeps in STUDIES for s in sweeps}
 
-# `classicnets run --suite NAME`: (sweep, the keys that size it for the suite, seeds), in
-# order. Every study here ends in a comparison, so the quick suite trains each configuration
-# with 3 seeds (findings.py names a winner only where Welch's t-test over them holds), and
-# each trial is sized down to keep the whole suite near 15 minutes on 2 cores.
-Suite = tuple[tuple[str, dict[str, str], int], ...]
+
+class SuiteSweep(NamedTuple):
+    """A sweep as a suite runs it."""
+
+    sweep: str
+    keys: dict[str, str]  # the keys that size it for the suite
+    seeds: int  # seeds per configuration (every study here ends in a comparison: 3 or more)
+    sized_for: str  # what this size can show, said when the suite runs it
+
+
+# `classicnets run --suite NAME`: its sweeps, in order. Every study here ends in a comparison,
+# so each configuration trains with 3 seeds (findings.py names a winner only where Welch's
+# t-test over them holds), and the quick suite sizes each trial down to keep the whole
+# suite near 15 minutes on 2 cores.
+Suite = tuple[SuiteSweep, ...]
 FASHION = {"dataset": "fashion-mnist"}  # the quick suite falls back to digits offline (cli)
-QUICK_SEEDS = 3
+SEEDS = 3
 SUITES: dict[str, Suite] = {
     "quick": (
-        # 6 configurations x 3 seeds; 50 epochs (the toy sets' validation accuracy settles
-        # within ~50 at batch size 1), evaluated every 5: parity needs no more
-        ("mlp-toy-compare", {"epochs": "50", "eval_freq": "5"}, QUICK_SEEDS),
-        # 4,000 training and 2,000 test images, 2 epochs, a quarter-width CNN, x 3 seeds
-        (
+        SuiteSweep(
+            "mlp-toy-compare",
+            {"epochs": "50", "eval_freq": "5"},
+            SEEDS,
+            "50 epochs evaluated every 5, not 200 every 10: parity of the two MLPs, seed by "
+            "seed, needs no more",
+        ),
+        SuiteSweep(
             "mlp-vs-cnn",
             {
                 **FASHION,
@@ -43,12 +58,12 @@ SUITES: dict[str, Suite] = {
                 "test_samples": "2000",
                 "epochs": "2",
                 "width": "0.25",
-            },
-            QUICK_SEEDS,
-        ),  # fmt: skip
-        # 12 configurations x 3 seeds of an eighth-width CNN on 1,000 images for 2 epochs:
-        # which optimizer learns fastest, not where each ends
-        (
+            },  # fmt: skip
+            SEEDS,
+            "4,000 training images, 2 epochs, a quarter-width CNN: which learns faster at the "
+            "start, not where each ends",
+        ),
+        SuiteSweep(
             "cnn-optimizers",
             {
                 **FASHION,
@@ -56,31 +71,34 @@ SUITES: dict[str, Suite] = {
                 "train_samples": "1000",
                 "test_samples": "1000",
                 "epochs": "2",
-            },
-            QUICK_SEEDS,
-        ),  # fmt: skip
-        # 18 configurations x 3 seeds of 150 steps of 64 palindromes, evaluated every 50 on
-        # 500: the short lengths and the gated cells learn within it, the long ones do not
-        (
+            },  # fmt: skip
+            SEEDS,
+            "an eighth-width CNN, 1,000 images, 2 epochs: how fast each optimizer and rate "
+            "starts to learn, not where each ends",
+        ),
+        SuiteSweep(
             "rnn-lengths",
             {"train_steps": "150", "batch_size": "64", "eval_freq": "50", "eval_size": "500"},
-            QUICK_SEEDS,
+            SEEDS,
+            "150 steps of 64 palindromes, not 5,000 of 128: what each cell learns that fast, "
+            "a lower bound on what it can remember",
         ),
-        # 24 configurations x 3 seeds on 2,000 images for 2 epochs
-        (
+        SuiteSweep(
             "rnn-images-grid",
             {**FASHION, "train_samples": "2000", "test_samples": "1000", "epochs": "2"},
-            QUICK_SEEDS,
+            SEEDS,
+            "2,000 images for 2 epochs: how fast each configuration learns, not where it ends",
         ),
     ),
-    # The course's own configurations: hours on a CPU, meant for a GPU box.
-    "full": (
-        ("mlp-toy-compare", {}, QUICK_SEEDS),
-        ("mlp-vs-cnn", FASHION, QUICK_SEEDS),
-        ("cnn-optimizers", {"dataset": "cifar10", "download": "true"}, QUICK_SEEDS),
-        ("resnet-optimizers", {"dataset": "cifar10", "download": "true"}, QUICK_SEEDS),
-        ("rnn-lengths", {"train_steps": "10000"}, QUICK_SEEDS),
-        ("rnn-images-grid", FASHION, QUICK_SEEDS),
+    "full": (  # the course's own configurations: hours on a CPU, meant for a GPU box
+        SuiteSweep("mlp-toy-compare", {}, SEEDS, "the course's own settings"),
+        SuiteSweep("mlp-vs-cnn", FASHION, SEEDS, "the experiments' defaults"),
+        SuiteSweep("cnn-optimizers", {"dataset": "cifar10", "download": "true"}, SEEDS, "CIFAR-10"),
+        SuiteSweep(
+            "resnet-optimizers", {"dataset": "cifar10", "download": "true"}, SEEDS, "CIFAR-10"
+        ),
+        SuiteSweep("rnn-lengths", {"train_steps": "10000"}, SEEDS, "10,000 steps"),
+        SuiteSweep("rnn-images-grid", FASHION, SEEDS, "the experiments' defaults"),
     ),
 }
 
