@@ -193,6 +193,25 @@ def test_toy_comparison_with_a_missing_or_failed_side():
     ]
 
 
+IMPLS = ("numpy", "torch")
+
+
+def test_toy_comparison_over_seeds_with_one_seed_failed(tmp_path):
+    def toy(impl, seed, accuracy, status="completed"):
+        t = trial(f"moons-{impl}-seed{seed}", {"dataset": "moons", "impl": impl}, seed=seed,
+                  status=status)  # fmt: skip
+        t["final"] = {"test": {"accuracy": accuracy, "loss": 0.2}}
+        return t
+
+    trials = [toy(impl, seed, acc) for seed, acc in ((1, 0.9), (2, 0.8)) for impl in IMPLS]
+    trials += [toy("numpy", 3, 0.7), toy("torch", 3, 0.0, "failed")]
+    assert findings.mlp_toy(tmp_path, trials) == [
+        "On moons, NumPy and PyTorch reach the same final test accuracy in 2 of 2 seeds "
+        "(85.0% ± 7.1 (n = 2) and 85.0% ± 7.1 (n = 2)); no logged losses to compare.",
+        "On moons, seed 3 is left out: numpy completed, torch failed.",
+    ]
+
+
 def test_identical_seeds_on_each_side_hold_without_a_test():
     result = compare([0.9, 0.9], [0.8, 0.8])
     assert result.holds and result.p == 0.0

@@ -283,10 +283,10 @@ def _parity(out: Path, dataset: str, seeds: dict[str, dict[str, Trial]]) -> list
                 f"{impl} {t.get('status') if t else 'missing'}"
                 for impl, t in (("numpy", a), ("torch", b))
             )
-            missing.append(f"{states}{f' (seed {seed})' if len(seeds) > 1 and seed else ''}")
-    lines = [f"On {dataset}, no comparison: {m}." for m in missing]
+            missing.append((seed, states))
     if not pairs:
-        return lines
+        return [f"On {dataset}, no comparison: {states}." for _, states in missing]
+    lines = [f"On {dataset}, seed {seed} is left out: {states}." for seed, states in missing]
     gaps = [
         abs(x["loss"] - y["loss"])
         for a, b in pairs
