@@ -4,10 +4,10 @@
     classicnets train EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
                              [--resume]
     classicnets sweep SWEEP [--KEY VALUE ...] [--workers N] [--storage URL] [--search N]
-                            [--out DIR] [--device auto|cpu|cuda|mps]
+                            [--seeds N] [--out DIR] [--device auto|cpu|cuda|mps]
     classicnets analyze RUN_DIR [--layer N]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
-    classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
+    classicnets run [--suite quick|full] [--seeds N] [--workers N] [--storage URL] [--out DIR]
 
 Exit codes: 0 done (a diverged run too: it is recorded as such), 2 bad input (one line that
 names the problem and the fix), 1 anything else.
