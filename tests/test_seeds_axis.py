@@ -154,3 +154,17 @@ def test_curves_of_several_seeds_are_a_mean_with_a_min_max_band(tmp_path):
     assert low == pytest.approx([0.5, 0.6]) and high == pytest.approx([0.7, 0.9])
     path = plots.curves_grid({"g": {"a": seeds, "b": run([0.4, 0.5])}}, tmp_path / "c.png")
     assert path.stat().st_size > 10_000
+
+
+def test_a_study_from_before_seeds_continues_as_one_seed_and_no_other(tmp_path):
+    from classicnets.runner.sweep.plan import identity
+    from classicnets.runner.sweep.study import open_study
+
+    url = f"sqlite:///{tmp_path / 'sweep.db'}"
+    plan = Plan("mlp-toy-compare", "s", url, str(tmp_path), ())
+    old = {k: v for k, v in identity(plan, {}).items() if k != "seeds"}  # as saved before
+    open_study(plan, old)
+    open_study(plan, identity(plan, {}))  # one seed: the same study
+    with pytest.raises(UsageError, match="was run with seeds 1, not 3"):
+        three = Plan("mlp-toy-compare", "s", url, str(tmp_path), (), seeds=3)
+        open_study(plan, identity(three, {}))
