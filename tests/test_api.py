@@ -174,9 +174,9 @@ def test_progress_off_a_terminal_is_a_line_per_evaluation(tmp_path, capsys):
     lines = capsys.readouterr().err.splitlines()
     evaluations = sorted({r["step"] for r in run.history})
     assert len(lines) == len(evaluations) == 3  # epochs 0, 2 and 4
-    for line, row in zip(lines, [r for r in run.history if r["split"] == "test"]):
-        assert line == (
-            f"r: epoch {row['epoch']}/4, step {row['step']}: test accuracy "
+    for line, row in zip(lines, [r for r in run.history if r["split"] == "val"]):
+        assert line == (  # the split that chooses: validation
+            f"r: epoch {row['epoch']}/4, step {row['step']}: val accuracy "
             f"{row['accuracy']:.4f}, loss {row['loss']:.4g}"
         )
 

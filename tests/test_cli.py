@@ -60,7 +60,7 @@ def test_help_lists_every_key_with_default_and_meaning(cli, capsys):
         (["--epochs", "0"], ["--epochs '0'", "> 0"]),
         (["--epochs", "ten"], ["--epochs 'ten'", "integer"]),
         (["--test_size", "1.5"], ["--test_size '1.5'", "between 0 and 1"]),
-        (["--batch_size", "801"], ["--batch_size 801", "at most 800"]),
+        (["--batch_size", "641"], ["--batch_size 641", "at most 640"]),
         (["--foo", "1"], ["--foo", "--help"]),
         (["--resume"], ["--resume needs --out"]),
     ],

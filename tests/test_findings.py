@@ -103,9 +103,21 @@ def test_nothing_finished():
     ]
 
 
-def test_the_test_split_choosing_is_said():
-    trials = [opt("adam", 1e-3, 0.8, chooser="test"), opt("sgd", 1e-2, 0.7, chooser="test")]
-    assert findings.optimizers(None, trials)[0].startswith("Highest test accuracy: adam")
+def test_the_test_split_never_chooses():
+    # records whose "best" the test split chose (written before the rule) rank nothing, and
+    # runs without a validation split (val_size 0: no best at all) are said to choose nothing
+    old = [opt("adam", 1e-3, 0.8, chooser="test"), opt("sgd", 1e-2, 0.7, chooser="test")]
+    assert findings.optimizers(None, old)[0] == (
+        "No configuration finished with a validation result to compare."
+    )
+    unvalidated = [opt("adam", 1e-3, None), opt("sgd", 1e-2, None)]
+    for t in unvalidated:
+        t["final"] = {"train": {"accuracy": 0.9, "loss": 0.3}, "test": {"accuracy": 0.8}}
+    assert findings.optimizers(None, unvalidated) == [
+        "No configuration finished with a validation result to compare.",
+        "Without a validation split nothing was chosen, so these are not ranked: adam at lr "
+        "0.001, sgd at lr 0.01.",
+    ]
 
 
 def test_lowest_is_said_only_with_three_or_more():
@@ -178,6 +190,25 @@ def test_toy_comparison_with_a_missing_or_failed_side():
     ]
     assert findings.mlp_toy(None, trials) == [
         "On moons, no comparison: numpy failed, torch missing."
+    ]
+
+
+IMPLS = ("numpy", "torch")
+
+
+def test_toy_comparison_over_seeds_with_one_seed_failed(tmp_path):
+    def toy(impl, seed, accuracy, status="completed"):
+        t = trial(f"moons-{impl}-seed{seed}", {"dataset": "moons", "impl": impl}, seed=seed,
+                  status=status)  # fmt: skip
+        t["final"] = {"test": {"accuracy": accuracy, "loss": 0.2}}
+        return t
+
+    trials = [toy(impl, seed, acc) for seed, acc in ((1, 0.9), (2, 0.8)) for impl in IMPLS]
+    trials += [toy("numpy", 3, 0.7), toy("torch", 3, 0.0, "failed")]
+    assert findings.mlp_toy(tmp_path, trials) == [
+        "On moons, NumPy and PyTorch reach the same final test accuracy in 2 of 2 seeds "
+        "(85.0% ± 7.1 (n = 2) and 85.0% ± 7.1 (n = 2)); no logged losses to compare.",
+        "On moons, seed 3 is left out: numpy completed, torch failed.",
     ]
 
 

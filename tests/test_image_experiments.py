@@ -88,7 +88,7 @@ def test_cnn_smoke_and_optimizer_sweep_table_keeps_a_diverged_run(cli):
     assert code == 0, err
     table = (cli.cwd / "grid" / "figures" / "table.md").read_text().splitlines()
     assert len(table) == 2 + 12
-    assert table[0].startswith("| optimizer | learning_rate | status | best epoch (by val)")
+    assert table[0].startswith("| optimizer | learning_rate | status | chosen epoch (by val)")
     assert (cli.cwd / "grid" / "figures" / "curves.png").stat().st_size > 20_000
     statuses = [t["status"] for t in read_json(cli.cwd / "grid" / "sweep.json")["trials"]]
     assert set(statuses) <= {"completed", "diverged"}

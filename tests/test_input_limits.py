@@ -102,12 +102,20 @@ def test_a_validation_split_that_leaves_one_image_names_val_size(cli):
     [
         ("--val_size", "0.995", "--batch_size", "4"),  # 7 training images of 10 classes
         ("--train_samples", "1430"),  # leaves 7 of 1,437: fewer than the classes
-        ("--train_samples", "5", "--val_size", "0", "--batch_size", "5"),
+        ("--train_samples", "5", "--val_size", "0", "--patience", "0", "--batch_size", "5"),
         ("--test_samples", "3", "--batch_size", "8"),
     ],
 )
 def test_splits_smaller_than_the_classes_are_random_not_stratified(cli, keys):
     assert trains(cli, *DIGITS, *keys)["status"] in ("completed", "diverged")
+
+
+def test_patience_without_a_validation_split_is_refused(cli):
+    # mlp-images stops early by default (--patience 10): with --val_size 0 there is nothing
+    # to watch, and the test split may not take its place
+    err = refused(cli, *DIGITS, "--val_size", "0")
+    assert "--patience 10 with --val_size 0: early stopping watches the validation" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_train_samples_that_validation_empties_names_both(cli):

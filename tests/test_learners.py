@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from classicnets.experiments.mlp_toy import MLPToyConfig, build
 from classicnets.models import TorchMLP
-from classicnets.records import RunDir
+from classicnets.records import RunDir, read_json
 from classicnets.seeds import epoch_order
 from classicnets.train.fastpaths import autograd_grad
 from classicnets.train.loop import LoopSettings, batches, train
@@ -40,7 +40,7 @@ def test_batches_cover_the_epoch_once_in_the_seeded_order():
 
 
 def test_patience_stops_a_run_that_stopped_improving(tmp_path):
-    # A learning rate so small that the test accuracy never moves after epoch 0.
+    # A learning rate so small that the validation accuracy never moves after epoch 0.
     cfg = MLPToyConfig(learning_rate=1e-12, epochs=50, batch_size=100)
     learner = build(cfg, torch.device("cpu")).learner
     settings = LoopSettings(epochs=50, eval_freq=2, batch_size=100, seed=0, patience=3)
@@ -48,5 +48,19 @@ def test_patience_stops_a_run_that_stopped_improving(tmp_path):
     summary = train(learner, settings, run, progress=False)
     assert summary["status"] == "early_stopped"
     assert summary["epochs"] == 6  # best at epoch 0, then three evaluations without gain
-    assert summary["best"]["test"]["epoch"] == 0
-    assert [r["epoch"] for r in read_jsonl(tmp_path / "metrics.jsonl")][::2] == [0, 2, 4, 6]
+    assert summary["best"]["val"]["epoch"] == summary["best"]["test"]["epoch"] == 0
+    rows = read_jsonl(tmp_path / "metrics.jsonl")
+    assert [r["epoch"] for r in rows if r["split"] == "val"] == [0, 2, 4, 6]
+
+
+def test_without_a_validation_split_nothing_is_chosen_or_stopped(tmp_path):
+    # val_size 0: no "best" in the summary, and patience cannot stop the run (the test
+    # split never chooses), though the accuracy stays flat as above.
+    cfg = MLPToyConfig(learning_rate=1e-12, epochs=8, batch_size=100, val_size=0)
+    learner = build(cfg, torch.device("cpu")).learner
+    assert learner.splits == ("train", "test")
+    settings = LoopSettings(epochs=8, eval_freq=2, batch_size=100, seed=0, patience=1)
+    summary = train(learner, settings, RunDir(tmp_path), progress=False)
+    assert summary["status"] == "completed" and summary["epochs"] == 8
+    assert "best" not in summary
+    assert "best" not in read_json(tmp_path / "summary.json")

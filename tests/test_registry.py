@@ -25,7 +25,8 @@ def test_search_spaces_name_keys_of_their_experiment():
 
 def test_suites_name_registered_sweeps_and_studies_register_once():
     for suite in SUITES.values():
-        assert all(name in SWEEPS for name, _ in suite)
+        assert all(name in SWEEPS for name, _, _, _ in suite)
+        assert all(seeds >= 3 for _, _, seeds, _ in suite)  # every study compares
     names = [e.name for e, _ in STUDIES]
     assert len(names) == len(set(names)) == len(EXPERIMENTS)
     assert "resnet" in EXPERIMENTS and "resnet-optimizers" in SWEEPS

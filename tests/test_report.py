@@ -148,3 +148,9 @@ def test_the_summary_headline_never_ranks_by_the_test_split():
     assert headline([trial("z", {"test": {"accuracy": 0.5}}, 0.5)]) == (
         "no validation split, nothing chosen: final test 0.5000"
     )
+    # several seeds: the configuration with the best mean validation accuracy, not the
+    # luckiest seed (b-seed2 alone is the highest trial)
+    runs = (("a", 1, 0.8), ("a", 2, 0.8), ("b", 1, 0.5), ("b", 2, 0.99))
+    seeds = [trial(f"{n}-seed{s}", {"val": {"accuracy": v}, "test": {"accuracy": v - 0.1}}, 0)
+             for n, s, v in runs]  # fmt: skip
+    assert headline(seeds) == "val 0.8000 ± 0.0000 → test 0.7000 ± 0.0000 (a, n = 2; mean ± sd)"

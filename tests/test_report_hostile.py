@@ -61,13 +61,23 @@ def one_line_refusal(cli, err: str, *names: str) -> None:
 
 # --- any mix of runs and sweeps --------------------------------------------------------------
 def test_a_plain_run_without_a_validation_split_is_reported(cli):
-    assert cli("train", "mlp-toy", *TOY, "--out", "runs/run")[0] == 0
+    # --val_size 0: nothing is chosen, and the row says so instead of a test-chosen number
+    assert cli("train", "mlp-toy", *TOY, "--val_size", "0", "--out", "runs/run")[0] == 0
     code, _, err = cli("report", "runs", "--out", "report.html")
     assert code == 0, err
     page = (cli.cwd / "report.html").read_text()
     row = page[page.index('id="single-runs"') :]
-    assert "mlp-toy" in row and "completed" in row and "<td>test</td>" in row
-    assert "0.5000" in row  # its chosen (test) accuracy
+    assert "mlp-toy" in row and "completed" in row
+    assert "<td>nothing (no validation split)</td>" in row and "<td>test</td>" not in row
+    assert "0.5000" not in row  # no accuracy "there": there is no there
+
+
+def test_a_plain_run_with_a_validation_split_is_reported_by_it(cli):
+    assert cli("train", "mlp-toy", *TOY, "--out", "runs/run")[0] == 0
+    code, _, err = cli("report", "runs", "--out", "report.html")
+    assert code == 0, err
+    row = (cli.cwd / "report.html").read_text().split('id="single-runs"')[1]
+    assert "<td>val</td>" in row and "0.5000" in row  # its validation accuracy, chosen
 
 
 def test_runs_and_sweeps_together_are_reported(cli, runs):

@@ -16,10 +16,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from classicnets.records import RunDir, atomic_write
 from tests.conftest import read_json, read_jsonl
 
-TB_TAGS = {"train/loss", "train/accuracy", "test/loss", "test/accuracy", "learning_rate"}
+TB_TAGS = {f"{split}/{m}" for split in ("train", "val", "test") for m in ("loss", "accuracy")} | {
+    "learning_rate"
+}
 # the HParams session's metrics (test_tensorboard.py), at the last step
 HPARAMS_TAGS = {f"hparams/{m}" for m in ("final_test_accuracy", "final_test_loss")} | {
-    "hparams/best_test_accuracy",
+    "hparams/best_val_accuracy",
     "hparams/test_accuracy_at_best",
 }
 
@@ -59,10 +61,10 @@ def test_a_run_writes_the_record_design_md_describes(cli, impl):
 
     rows = read_jsonl(run / "metrics.jsonl")
     assert [(r["epoch"], r["split"]) for r in rows] == [
-        (e, s) for e in (0, 2, 4) for s in ("train", "test")
+        (e, s) for e in (0, 2, 4) for s in ("train", "val", "test")
     ]
-    steps_per_epoch = math.ceil(800 / 8)
-    assert [r["step"] for r in rows[::2]] == [0, 2 * steps_per_epoch, 4 * steps_per_epoch]
+    steps_per_epoch = math.ceil(640 / 8)  # 1000 samples: 200 test, 160 val, 640 train
+    assert [r["step"] for r in rows[::3]] == [0, 2 * steps_per_epoch, 4 * steps_per_epoch]
     for row in rows:
         assert set(row) == {"step", "epoch", "split", "loss", "accuracy", "time_s"}
         assert 0 <= row["accuracy"] <= 1 and row["loss"] > 0 and row["time_s"] >= 0
@@ -70,16 +72,20 @@ def test_a_run_writes_the_record_design_md_describes(cli, impl):
     summary = read_json(run / "summary.json")
     assert summary["status"] == "completed"
     assert summary["final"]["test"] == {k: rows[-1][k] for k in ("loss", "accuracy")}
-    assert summary["final"]["train"] == {k: rows[-2][k] for k in ("loss", "accuracy")}
-    best = summary["best"]["test"]
-    assert best["accuracy"] == max(r["accuracy"] for r in rows if r["split"] == "test")
+    assert summary["final"]["train"] == {k: rows[-3][k] for k in ("loss", "accuracy")}
+    # the validation split chooses (its first best evaluation); test is read at that step
+    vals = [r for r in rows if r["split"] == "val"]
+    chosen = next(r for r in vals if r["accuracy"] == max(v["accuracy"] for v in vals))
+    assert summary["best"]["val"]["step"] == chosen["step"]
+    test_there = next(r for r in rows if r["split"] == "test" and r["step"] == chosen["step"])
+    assert summary["best"]["test"]["accuracy"] == test_there["accuracy"]
     assert summary["steps"] == 4 * steps_per_epoch and summary["epochs"] == 4
     assert summary["wall_time_s"] > 0 and summary["train_samples_per_s"] > 0
 
     tb = scalars(run)
     assert set(tb) == TB_TAGS | HPARAMS_TAGS
     test_losses = [r["loss"] for r in rows if r["split"] == "test"]
-    assert [s for s, _ in tb["test/loss"]] == [r["step"] for r in rows[1::2]]
+    assert [s for s, _ in tb["test/loss"]] == [r["step"] for r in rows[2::3]]
     np.testing.assert_allclose([v for _, v in tb["test/loss"]], test_losses, rtol=1e-6)
 
     checkpoint = RunDir(run).load_checkpoint()
@@ -176,7 +182,7 @@ def test_resume_after_a_crash_gives_the_uninterrupted_result(cli, impl):
     assert read_json(crashed / "summary.json")["status"] == "completed"
     tb = scalars(crashed)  # the resumed segment replaces what the crashed one logged later
     assert [s for s, _ in tb["train/loss"]] == [
-        r["step"] for r in read_jsonl(whole / "metrics.jsonl")[::2]
+        r["step"] for r in read_jsonl(whole / "metrics.jsonl")[::3]
     ]
     # Resuming a finished run does nothing and says so.
     code, out, _ = cli("train", "mlp-toy", *keys, "--out", "crashed", "--resume")

@@ -35,7 +35,11 @@ def test_sweep_smoke_writes_every_trial_figures_and_table_and_continues(cli):
     for name in FIGURES[:3]:
         assert (study / "figures" / name).stat().st_size > 20_000
     table = (study / "figures" / "table.md").read_text().splitlines()
-    assert table[0].startswith("| dataset | impl | status | train accuracy | test accuracy")
+    assert table[0].startswith("| dataset | impl | status | final train accuracy | final test")
+    assert (
+        "| best val accuracy | test accuracy at val's choice | chosen epoch (by val) |"
+        in (table[0])
+    )
     assert len(table) == 2 + len(TRIALS)
     for trial in TRIALS:
         assert trial in out
@@ -79,7 +83,7 @@ def test_numpy_and_torch_agree_to_1e_15_over_the_whole_default_run(default_study
     ~1e-16 (a few units in the last place of a loss near 0.1-0.7) over all 200 epochs."""
     numpy_rows = read_jsonl(default_study / f"{dataset}-numpy" / "metrics.jsonl")
     torch_rows = read_jsonl(default_study / f"{dataset}-torch" / "metrics.jsonl")
-    assert len(numpy_rows) == len(torch_rows) == 2 * (200 // 10 + 1)
+    assert len(numpy_rows) == len(torch_rows) == 3 * (200 // 10 + 1)  # train, val, test
     for a, b in zip(numpy_rows, torch_rows, strict=True):
         assert (a["step"], a["split"]) == (b["step"], b["split"])
         assert abs(a["loss"] - b["loss"]) < 1e-15, (a, b)

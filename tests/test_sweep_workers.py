@@ -47,7 +47,7 @@ def _check_complete_sweep(out: Path, study) -> None:
             t.state.name == "PRUNED" and t.user_attrs["status"] == "duplicate"
         ), (t.state, t.user_attrs)
     for name in TRIALS:
-        assert len(read_jsonl(out / name / "metrics.jsonl")) == 2 * 4  # train+test at 0..3
+        assert len(read_jsonl(out / name / "metrics.jsonl")) == 3 * 4  # train+val+test at 0..3
     assert (out / "figures" / "curves.png").is_file()
 
 

@@ -25,7 +25,7 @@ from classicnets import config, configfile
 from classicnets.cli import report_html
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SWEEPS, experiment
-from classicnets.experiments.tables import trial_table
+from classicnets.experiments.tables import configurations, trial_table
 from classicnets.plots import Figure, curves_figure
 from classicnets.records import CONFIG, RunDir, describe
 from classicnets.records.schema import read_sweep
@@ -133,6 +133,13 @@ class Sweep:
         """The sweep's table (figures/table.md): a row per trial, its status and results."""
         return trial_table(self.record["trials"], ())
 
+    @property
+    def configurations(self) -> list[dict[str, Any]]:
+        """A record per configuration, its seeds together: keys, seeds, statuses, and the
+        mean, sd and n of its validation accuracy, the test accuracy there and the final
+        test accuracy (sweep.json's "configurations")."""
+        return configurations(self.record["trials"])
+
     def __repr__(self) -> str:
         done, planned = len(self.record["trials"]), self.record["planned"]
         return f"Sweep('{self.dir}': {self.name}, {done} of {planned} trials recorded)"
@@ -191,13 +198,15 @@ def sweep(
     storage: str | None = None,
     search: int = 0,
     prune: bool = False,
+    seeds: int = 1,
     progress: bool = True,
     config: configfile.Source = None,
     **keys: Any,
 ) -> Sweep:
     """`classicnets sweep NAME --KEY VALUE ... [--config FILE] [--out OUT] [--workers N]
-    [--search N] [--prune]`: keys apply to every trial whose experiment has them, and
-    override the config file's (or mapping's). Called again, it continues the sweep."""
+    [--search N] [--prune] [--seeds N]`: keys apply to every trial whose experiment has them,
+    and override the config file's (or mapping's); seeds=N trains every configuration with
+    seeds seed .. seed+N-1. Called again, it continues the sweep."""
     if name not in SWEEPS:
         raise UsageError(f"unknown sweep {name!r}; 'classicnets list' names them")
     if search and not SWEEPS[name].space:
@@ -214,6 +223,7 @@ def sweep(
         storage=storage,
         search=search,
         prune=prune,
+        seeds=seeds,
     )
     return Sweep(out)
 

@@ -4,13 +4,13 @@
     classicnets train EXPERIMENT [--KEY VALUE ...] [--config FILE] [--print_config] [--out DIR]
                              [--device auto|cpu|cuda|mps] [--resume]
     classicnets sweep SWEEP [--KEY VALUE ...] [--config FILE] [--print_config] [--workers N]
-                            [--storage URL] [--search N] [--prune] [--out DIR]
+                            [--storage URL] [--search N] [--prune] [--seeds N] [--out DIR]
                             [--device auto|cpu|cuda|mps]
     classicnets analyze RUN_DIR [--layer N] [--weights best|last]
     classicnets export RUN_DIR --format onnx|safetensors [--out FILE]
     classicnets predict RUN_DIR FILE... [--json]
     classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
-    classicnets run [--suite quick|full] [--workers N] [--storage URL] [--out DIR]
+    classicnets run [--suite quick|full] [--seeds N] [--workers N] [--storage URL] [--out DIR]
     classicnets lr-find EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
 
 Exit codes: 0 done (a diverged run too: it is recorded as such), 2 bad input (one line that
@@ -35,6 +35,7 @@ from classicnets.runner import run as runner
 from classicnets.runner.outdir import check_name, check_writable
 from classicnets.runner.suite import suite_dataset, suite_keys
 from classicnets.runner.sweep import run_sweep
+from classicnets.runner.sweep.plan import check_seed_count
 from classicnets.runner.sweep.run import make_plan
 from classicnets.train import distributed
 from classicnets.train.lrfind import RangeTest
@@ -132,6 +133,14 @@ def build_parser() -> Parser:
         configfile.add_flags(p)
         _common(p, "sweep directory (default: runs/SWEEP)")
         _scale(p)
+        p.add_argument(
+            "--seeds",
+            type=int,
+            default=1,
+            metavar="N",
+            help="train every configuration with seeds seed .. seed+N-1 (trials NAME-seedS); "
+            "tables and findings give mean ± sd and n over them (default: 1)",
+        )
         if s.space:
             drawn = ", ".join(r.key for r in s.space)
             p.add_argument(
@@ -240,6 +249,14 @@ def build_parser() -> Parser:
     )
     _common(run, "suite directory (default: runs/suite-SUITE)")
     _scale(run)
+    run.add_argument(
+        "--seeds",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seeds per configuration in every study (default: the suite's own, 3 for the "
+        "quick suite's comparisons)",
+    )
     return parser
 
 
@@ -272,7 +289,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         _say(f"  {s.name:<18} {s.description}")
     _say("suites (classicnets run --suite NAME):")
     for name, members in SUITES.items():
-        _say(f"  {name:<18} {', '.join(sweep for sweep, _ in members)}")
+        _say(f"  {name:<18} {', '.join(f'{m.sweep} (x{m.seeds} seeds)' for m in members)}")
     return 0
 
 
@@ -297,10 +314,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Namespace) -> None:
+def _sweep(
+    name: str, overrides: dict[str, str], out: Path, args: argparse.Namespace, seeds: int = 1
+) -> None:
     sweep = SWEEPS[name]
     search, prune = getattr(args, "search", 0), getattr(args, "prune", False)
-    size = f"{search} trials drawn by TPE" if search else f"{len(sweep.trials)} runs"
+    size = f"{search} trials drawn by TPE" if search else f"{len(sweep.trials) * seeds} runs"
     size += ", pruned by the median rule" if prune and search else ""
 
     def started(workers: int) -> None:  # once every input is checked: refusals come first
@@ -317,6 +336,7 @@ def _sweep(name: str, overrides: dict[str, str], out: Path, args: argparse.Names
         search=search,
         started=started,
         prune=prune,
+        seeds=seeds,
     )
     statuses = [t["status"] for t in record["trials"]]
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in dict.fromkeys(statuses))
@@ -344,10 +364,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     keys = {**configfile.sweep_keys(sweep, args.config_file, bool(search)), **_overrides(args)}
     out = args.out or Path("runs") / args.sweep
     if args.print_config:  # checked as the sweep would check it; nothing written
-        make_plan(sweep, keys, out, args.device, False, args.workers, args.storage, search)
+        prune = getattr(args, "prune", False)
+        make_plan(
+            sweep, keys, out, args.device, False, args.workers, args.storage, search, prune,
+            args.seeds,
+        )  # fmt: skip
         _say(configfile.sweep_json(sweep, keys))
         return 0
-    _sweep(args.sweep, keys, out, args)
+    _sweep(args.sweep, keys, out, args, args.seeds)
     return 0
 
 
@@ -393,9 +417,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / f"suite-{args.suite}"
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out '{out}' is a file; pass a directory path (it is created)")
+    if args.seeds is not None:
+        check_seed_count(args.seeds)
     dataset = suite_dataset(args.suite, _say, not args.quiet)  # found, fetched, or digits
-    for name, keys in SUITES[args.suite]:
-        _sweep(name, suite_keys(keys, dataset), out / name, args)
+    for name, keys, seeds, sized_for in SUITES[args.suite]:
+        _say(f"{name}, sized for this suite: {sized_for}")
+        _sweep(name, suite_keys(keys, dataset), out / name, args, args.seeds or seeds)
     _say(f"suite {args.suite} done: {out}/")
     _say(f"report: {report_html([out], out / 'report.html')}")
     return 0

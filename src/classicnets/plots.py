@@ -76,30 +76,61 @@ def _series(
     return [r[x] for r in rows], [np.nan if r[key] is None else r[key] for r in rows]
 
 
+def _seeds(value: Metrics | list[Metrics]) -> list[Metrics]:
+    """A label's runs: one run's metrics, or a list of them (one per seed)."""
+    return value if value and isinstance(value[0], list) else [value]  # type: ignore[return-value]
+
+
+def _banded(
+    runs: list[Metrics], split: str, key: str, x: str
+) -> tuple[list[int], list[float], list[float], list[float]]:
+    """Over the seeds' runs of one configuration, at each x any of them logged: the mean and
+    the min-max band of the finite values (NaN where none is finite)."""
+    by_x: dict[int, list[float]] = {}
+    for metrics in runs:
+        for at, value in zip(*_series(metrics, split, key, x)):
+            by_x.setdefault(at, []).append(value)
+    xs = sorted(by_x)
+    mean, low, high = [], [], []
+    for at in xs:
+        values = np.asarray(by_x[at], dtype=float)
+        finite = values[np.isfinite(values)]
+        mean.append(finite.mean() if len(finite) else np.nan)
+        low.append(finite.min() if len(finite) else np.nan)
+        high.append(finite.max() if len(finite) else np.nan)
+    return xs, mean, low, high
+
+
 def _plot_curves(
     ax_acc: Axes,
     ax_loss: Axes,
-    runs: dict[str, Metrics],
+    runs: dict[str, Metrics | list[Metrics]],
     splits: tuple[str, ...] = tuple(SPLIT_STYLE),
     underlay: bool = True,
     x: str = "epoch",
 ) -> None:
     """Accuracy and loss against epoch (or step), every run and split on the same pair of axes.
 
-    A run without a "val" split shows its "test" split where "val" was asked for.
+    A label given several runs (one per seed) is drawn as their mean, with a shaded band from
+    the lowest to the highest seed (min-max), and "mean of n" in its legend entry. A run
+    without a "val" split shows its "test" split where "val" was asked for.
     """
-    for i, (label, metrics) in enumerate(runs.items()):
+    for i, (label, value) in enumerate(runs.items()):
         color = COLOR.get(label, f"C{i}")
         look = UNDERLAY if underlay and i == 0 and len(runs) > 1 else OVERLAY
-        logged = {r["split"] for r in metrics}
+        seeds = _seeds(value)
+        logged = {r["split"] for metrics in seeds for r in metrics}
         shown = [s if s in logged or s != "val" else "test" for s in splits]
+        name = label if len(seeds) == 1 else f"{label} (mean of {len(seeds)}, band min–max)"
         for split in dict.fromkeys(shown):
             style = SPLIT_STYLE[split]
             for ax, key in ((ax_acc, "accuracy"), (ax_loss, "loss")):
-                xs, ys = _series(metrics, split, key, x)
+                xs, ys, low, high = _banded(seeds, split, key, x)
                 if not xs:  # a run without this split
                     continue
-                ax.plot(xs, ys, style, color=color, label=f"{label} {split}", **look)
+                ax.plot(xs, ys, style, color=color, label=f"{name} {split}", **look)
+                if len(seeds) > 1:
+                    ax.fill_between(xs, low, high, color=color, alpha=0.15, linewidth=0)
     ax_acc.set_ylabel("accuracy")
     ax_loss.set_ylabel("cross-entropy loss")
     ax_loss.set_yscale("log")
@@ -116,9 +147,9 @@ def _plot_curves(
 
 def _largest_gap(runs: dict[str, Metrics]) -> str:
     """For two runs logged at the same steps: the largest loss difference, as a title suffix."""
-    if len(runs) != 2:
+    if len(runs) != 2 or any(len(_seeds(v)) != 1 for v in runs.values()):
         return ""
-    a, b = runs.values()
+    a, b = (_seeds(v)[0] for v in runs.values())
     if [(r["step"], r["split"]) for r in a] != [(r["step"], r["split"]) for r in b]:
         return ""
     gaps = [
@@ -129,16 +160,31 @@ def _largest_gap(runs: dict[str, Metrics]) -> str:
     return f" (largest gap between the two: {max(gaps):.1e})" if gaps else ""
 
 
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
 def accuracy_against(
-    lines: dict[str, dict[int, float | None]], path: Path, xlabel: str, title: str = ""
+    lines: dict[str, dict[int, float | None | list[float | None]]],
+    path: Path,
+    xlabel: str,
+    title: str = "",
 ) -> Path:
     """Accuracy against one key (input length), a line per label (cell); missing or
-    diverged points (None) leave a gap."""
+    diverged points (None) leave a gap. A point given several values (one per seed) is
+    drawn at their mean, with a min-max band, and the legend says so."""
     fig, ax = subplots(figsize=(6.5, 4))
     for label, points in lines.items():
         xs = sorted(points)
-        ys = [np.nan if points[x] is None else points[x] for x in xs]
-        ax.plot(xs, ys, "o-", color=COLOR.get(label), label=label)
+        values = [[v for v in _listed(points[x]) if v is not None] for x in xs]
+        ys = [np.mean(v) if v else np.nan for v in values]
+        n = max((len(_listed(points[x])) for x in xs), default=1)
+        name = label if n == 1 else f"{label} (mean of {n} seeds, band min–max)"
+        ax.plot(xs, ys, "o-", color=COLOR.get(label), label=name)
+        if n > 1:
+            low = [min(v) if v else np.nan for v in values]
+            high = [max(v) if v else np.nan for v in values]
+            ax.fill_between(xs, low, high, color=COLOR.get(label), alpha=0.15, linewidth=0)
     ax.axhline(0.1, color="grey", linewidth=0.8, linestyle=":", label="chance (10 classes)")
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (at the best validation step)")
@@ -187,7 +233,7 @@ def curves(runs: dict[str, Metrics], path: Path, title: str = "", x: str = "epoc
 
 
 def curves_grid(
-    grid: dict[str, dict[str, Metrics]],
+    grid: dict[str, dict[str, Metrics | list[Metrics]]],
     path: Path,
     splits: tuple[str, ...] | None = None,
     x: str = "epoch",
@@ -235,10 +281,16 @@ def time_to_accuracy(
 
 
 def data_scatter(datasets: dict[str, ArrayData], path: Path) -> Path:
-    """A row per data set: the training split and the test split, in the data's coordinates."""
-    fig, axes = subplots(len(datasets), 2, figsize=(8, 3.6 * len(datasets)), squeeze=False)
+    """A row per data set: its training, validation (where it has one) and test splits, in
+    the data's coordinates."""
+    columns = max(len(data.splits) for data in datasets.values())
+    fig, axes = subplots(
+        len(datasets), columns, figsize=(4 * columns, 3.6 * len(datasets)), squeeze=False
+    )
     for (name, data), row in zip(datasets.items(), axes):
-        for ax, split in zip(row, ("train", "test")):
+        for ax in row[len(data.splits) :]:
+            ax.set_visible(False)
+        for ax, split in zip(row, data.splits):
             X = data.raw(getattr(data, f"X_{split}"))
             y = getattr(data, f"y_{split}")
             ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=8, edgecolors="none")

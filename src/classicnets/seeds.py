@@ -12,7 +12,8 @@ image and toy runs are unchanged; the palindrome streams moved to 6 and up (they
 Not drawn from these streams, and said where they are used:
   * initial weights of torch models: torch's own generator, seeded with the run's seed
     (`seed_torch`);
-  * scikit-learn's splits (the validation cut, stratified subsets, the toy sets): their own
+  * scikit-learn's splits (the validation cut of every data set, images and toy sets
+    alike, in data/splits.py; stratified subsets; the toy sets' test cut): their own
     generator, given the run's seed itself as random_state.
 """
 

@@ -14,7 +14,9 @@ from classicnets.errors import UsageError, one_line
 
 @dataclass(frozen=True)
 class ArrayData:
-    """Train and test arrays: X (N, ...) features, y (N,) integer labels 0..K-1."""
+    """Train, test and (optionally) validation arrays: X (N, ...) features, y (N,) integer
+    labels 0..K-1. The validation split, where there is one, was cut from the training
+    split (data/splits.py)."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -25,6 +27,13 @@ class ArrayData:
     # map raw coordinates (decision-boundary grids) into the model's input space.
     mean: np.ndarray | None = None
     std: np.ndarray | None = None
+    X_val: np.ndarray | None = None  # None: no validation split (val_size 0)
+    y_val: np.ndarray | None = None
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The splits a learner on these data evaluates."""
+        return ("train", "test") if self.X_val is None else ("train", "val", "test")
 
     @property
     def num_features(self) -> int:

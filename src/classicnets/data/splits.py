@@ -8,7 +8,7 @@ sizes alone, so that a sweep checks every trial's batch size without reading any
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from sklearn.model_selection import train_test_split
@@ -36,6 +36,15 @@ def _stratify(y: np.ndarray, n_kept: int, n_cut: int) -> np.ndarray | None:
     classes = int((counts > 0).sum())
     enough = min(n_kept, n_cut) >= classes and counts[counts > 0].min() >= 2
     return y if enough else None
+
+
+def with_validation(data: ArrayData, val_size: float, seed: int) -> ArrayData:
+    """data with a validation split cut from its training split (unchanged for val_size 0)."""
+    n_val = validation_size(len(data.y_train), val_size)
+    if not n_val:
+        return data
+    X, y, X_val, y_val = cut_validation(data.X_train, data.y_train, n_val, seed)
+    return replace(data, X_train=X, y_train=y, X_val=X_val, y_val=y_val)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,32 @@ def split_sizes(
     return sizes
 
 
+def validation_size(n_train: int, val_size: float) -> int:
+    """How many of n_train samples the validation split takes (0 for val_size 0), checked:
+    at least one, and at least one left to train on."""
+    if val_size <= 0:
+        return 0
+    n_val = max(1, round(val_size * n_train))
+    if n_val >= n_train:
+        raise UsageError(
+            f"--val_size {val_size}: leaves no training samples out of {n_train}; "
+            "use a smaller fraction, e.g. 0.1"
+        )
+    return n_val
+
+
+def cut_validation(
+    X: np.ndarray, y: np.ndarray, n_val: int, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(X, y, X_val, y_val): a stratified n_val of the training split held out, drawn by
+    scikit-learn with random_state = seed (seeds.py) — the one validation cut of every data
+    set, the images' and the toy sets' alike."""
+    X, X_val, y, y_val = train_test_split(
+        X, y, test_size=n_val, random_state=seed, stratify=_stratify(y, len(y) - n_val, n_val)
+    )
+    return X, y, X_val, y_val
+
+
 def make_splits(
     data: ArrayData, val_size: float, seed: int, train_samples: int = 0, test_samples: int = 0
 ) -> Splits:
@@ -78,10 +113,7 @@ def make_splits(
     X, y = _subset(data.X_train, data.y_train, train_samples, seed)
     arrays = {"train": (X, y)}
     if "val" in sizes:
-        n_val = sizes["val"]
-        X, X_val, y, y_val = train_test_split(
-            X, y, test_size=n_val, random_state=seed, stratify=_stratify(y, len(y) - n_val, n_val)
-        )
+        X, y, X_val, y_val = cut_validation(X, y, sizes["val"], seed)
         arrays = {"train": (X, y), "val": (X_val, y_val)}
     arrays["test"] = _subset(data.X_test, data.y_test, test_samples, seed)
     return Splits(arrays, data.num_classes)

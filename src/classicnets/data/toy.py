@@ -9,15 +9,24 @@ from sklearn.datasets import make_circles, make_classification, make_moons
 from sklearn.model_selection import train_test_split
 
 from classicnets.data.arrays import ArrayData, standardise
+from classicnets.data.splits import cut_validation, validation_size
 from classicnets.errors import UsageError
 
 TOY_DATASETS = ("moons", "circles", "classification")
 
 
 def make_toy(
-    name: str, n_samples: int, noise: float, factor: float, test_size: float, seed: int
+    name: str,
+    n_samples: int,
+    noise: float,
+    factor: float,
+    test_size: float,
+    seed: int,
+    val_size: float = 0.0,
 ) -> ArrayData:
-    """Generate a toy set, split it (stratified) and standardise it with training statistics.
+    """Generate a toy set, split it (stratified), cut a validation split of val_size of the
+    training part (the one validation cut, data/splits.py; none for 0), and standardise all
+    three with the statistics of what is left to train on.
 
     The same arguments always give the same arrays, so plots can rebuild the data of a run
     from its config.json instead of storing it.
@@ -37,6 +46,10 @@ def make_toy(
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=test_size, random_state=seed, stratify=y
     )
+    X_val = y_val = None
+    n_val = validation_size(len(y_train), val_size)
+    if n_val:
+        X_train, y_train, X_val, y_val = cut_validation(X_train, y_train, n_val, seed)
     X_train, X_test, mean, std = standardise(X_train, X_test)
     return ArrayData(
         X_train=X_train,
@@ -46,6 +59,8 @@ def make_toy(
         num_classes=2,
         mean=mean,
         std=std,
+        X_val=None if X_val is None else (X_val - mean) / std,
+        y_val=None if y_val is None else y_val.astype(np.int64),
     )
 
 

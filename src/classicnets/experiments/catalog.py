@@ -56,7 +56,7 @@ def own_keys(experiment: Experiment) -> list[tuple[str, Any]]:
 def markdown(
     experiments: Iterable[Experiment],
     sweeps: Iterable[Sweep],
-    suites: Mapping[str, tuple[tuple[str, dict[str, str]], ...]],
+    suites: Mapping[str, tuple[Any, ...]],  # of experiments.SuiteSweep
 ) -> str:
     lines = [
         "| experiment | what | its own keys, and the shared defaults it changes |",
@@ -69,12 +69,10 @@ def markdown(
         lines.append(f"| {name} | {users} | {_keys((k, v.default) for k, v in group.items())} |")
     lines += ["", "| sweep | what |", "|---|---|"]
     lines += [f"| `{s.name}` | {_cell(s.description)} |" for s in sweeps]
-    lines += ["", "| suite (`classicnets run --suite`) | its sweeps, with the keys sizing them |"]
-    lines.append("|---|---|")
+    lines += ["", "| suite | sweep | seeds | the keys that size it | sized for |"]
+    lines.append("|---|---|---|---|---|")
     for name, members in suites.items():
-        parts = [
-            f"`{sweep}`" + (f" ({_keys(sized.items())})" if sized else "")
-            for sweep, sized in members
-        ]
-        lines.append(f"| `{name}` | {'; '.join(parts)} |")
+        for m in members:
+            sized = _keys(m.keys.items()) or "—"
+            lines.append(f"| `{name}` | `{m.sweep}` | {m.seeds} | {sized} | {_cell(m.sized_for)} |")
     return "\n".join(lines) + "\n"

@@ -26,7 +26,7 @@ from classicnets.experiments.spec import (
     checkpointed,
     grid,
 )
-from classicnets.experiments.tables import grouped_figures, side_by_side_figures
+from classicnets.experiments.tables import config_name, grouped_figures, side_by_side_figures
 from classicnets.models.vgg import SIDE, VGG, channels
 from classicnets.records import RunDir
 
@@ -161,7 +161,9 @@ OPTIMIZERS = Sweep(
 def mlp_vs_cnn_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
     """The comparison, and the look inside the CNN that the report shows beside it (where
     the CNN has a checkpoint: not when it diverged at its first evaluation)."""
-    run = RunDir(out / "cnn")
+    # the CNN looked inside: its trial (with several seeds, its first seed's)
+    cnn = next((t["dir"] for t in trials if config_name(t) == "cnn"), "cnn")
+    run = RunDir(out / cnn)
     if not checkpointed(run):
         return side_by_side_figures(out, trials)
     cfg, built = EXPERIMENT.restore(run)

@@ -10,13 +10,13 @@ down are said as what they are. tests/test_findings.py builds records for each c
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from classicnets.data import palindrome
-from classicnets.records import RunDir, choosing_split, chosen, test_at_chosen
+from classicnets.experiments.tables import config_name
+from classicnets.records import RunDir, chosen, test_at_chosen
 from classicnets.stats import Summary, compare, summarize
 
 Trial = dict[str, Any]
@@ -29,17 +29,28 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
-def config_name(trial: Trial) -> str:
-    """A trial's configuration: its name without the seed (trials that differ only in seed
-    are one configuration)."""
-    return re.sub(r"-seed\d+$", "", str(trial.get("trial", "")))
-
-
 def _chooser(trials: list[Trial]) -> str:
-    """How the chosen evaluations were chosen: "validation", or "test" when a trial had no
-    validation split (the test split chose: said so)."""
-    splits = {choosing_split(t.get("best") or {}) for t in trials if t.get("best")}
-    return "test" if "test" in splits else "validation"
+    """The split that chose: always validation (the test split never chooses; a run without
+    a validation split chooses nothing and has no score here)."""
+    return "validation"
+
+
+def _no_validation(trial: Trial) -> bool:
+    """Did the trial evaluate without a validation split (val_size 0: nothing chosen)?"""
+    final = trial.get("final") or {}
+    return bool(final) and "val" not in final and "val" not in (trial.get("best") or {})
+
+
+def _unvalidated(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
+    """A sentence for finished trials that chose nothing because they had no validation
+    split (val_size 0)."""
+    names = [_who(t, label) for t in trials if t.get("status") in SCORED and _no_validation(t)]
+    if not names:
+        return []
+    return [
+        f"Without a validation split nothing was chosen, so these are not ranked: "
+        f"{', '.join(names)}."
+    ]
 
 
 def _group(trials: list[Trial], label: Callable[[Trial], str]) -> dict[str, list[Trial]]:
@@ -78,7 +89,9 @@ def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]
         who = [_who(t, label) for t in other if str(t.get("status")) == status]
         lines.append(f"Not finished ({status}): {', '.join(who)}.")
     no_result = [
-        _who(t, label) for t in trials if t.get("status") in SCORED and _chosen_accuracy(t) is None
+        _who(t, label)
+        for t in trials
+        if t.get("status") in SCORED and _chosen_accuracy(t) is None and not _no_validation(t)
     ]
     if no_result:
         lines.append(f"Finished without an evaluation to choose from: {', '.join(no_result)}.")
@@ -98,7 +111,7 @@ def ranking(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
     lines: list[str] = []
     if not scored:
         lines.append(f"No configuration finished with a {split} result to compare.")
-        return lines + _unfinished(trials, label)
+        return lines + _unfinished(trials, label) + _unvalidated(trials, label)
     order = sorted(scored, key=lambda name: summarize(scored[name]).mean, reverse=True)
     top = order[0]
     s_top = summarize(scored[top])
@@ -114,7 +127,7 @@ def ranking(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
     if len(order) > 2:
         low = order[-1]
         lines.append(f"Lowest {split} accuracy: {low}, {summarize(scored[low]).text()}.")
-    return lines + _unfinished(trials, label)
+    return lines + _unfinished(trials, label) + _unvalidated(trials, label)
 
 
 def _epoch_word(trials: list[Trial]) -> str:
@@ -246,51 +259,68 @@ def lengths(out: Path, trials: list[Trial]) -> list[str]:
             f"At T = {_lengths_text(shared)} the palindromes are too few to hold sets out: "
             "validation and test share palindromes with training there."
         )
-    lines.append(
-        "Test accuracy at the step the validation split chose, for each run."
-        if _chooser(trials) == "validation"
-        else "Test accuracy at the step the test split chose (these runs had no validation split)."
-    )
+    lines.append("Test accuracy at the step the validation split chose, for each run.")
     return lines + _unfinished(
         trials, lambda t: f"{t['keys']['cell']} at T = {t['keys']['input_length']}"
     )
 
 
 def mlp_toy(out: Path, trials: list[Trial]) -> list[str]:
-    """Parity and speed of the NumPy and PyTorch MLPs, data set by data set (final test
-    accuracy: nothing is chosen here, both run every epoch)."""
-    by = {(t["keys"]["dataset"], t["keys"]["impl"]): t for t in trials}
-    lines = []
-    for dataset in dict.fromkeys(d for d, _ in by):
-        a, b = by.get((dataset, "numpy")), by.get((dataset, "torch"))
-        if not a or not b or a.get("status") != "completed" or b.get("status") != "completed":
+    """Parity and speed of the NumPy and PyTorch MLPs, data set by data set, seed by seed
+    (final test accuracy: parity needs no choice, both run every epoch)."""
+    by: dict[str, dict[str, dict[str, Trial]]] = {}  # dataset -> seed -> impl -> trial
+    for t in trials:
+        seed = str(t["keys"].get("seed", ""))
+        by.setdefault(t["keys"]["dataset"], {}).setdefault(seed, {})[t["keys"]["impl"]] = t
+    return [line for dataset, seeds in by.items() for line in _parity(out, dataset, seeds)]
+
+
+def _parity(out: Path, dataset: str, seeds: dict[str, dict[str, Trial]]) -> list[str]:
+    pairs, missing = [], []
+    for seed, impls in seeds.items():
+        a, b = impls.get("numpy"), impls.get("torch")
+        if a and b and a.get("status") == b.get("status") == "completed":
+            pairs.append((a, b))
+        else:
             states = ", ".join(
                 f"{impl} {t.get('status') if t else 'missing'}"
                 for impl, t in (("numpy", a), ("torch", b))
             )
-            lines.append(f"On {dataset}, no comparison: {states}.")
-            continue
-        gaps = [
-            abs(x["loss"] - y["loss"])
-            for x, y in zip(RunDir(out / a["dir"]).metrics(), RunDir(out / b["dir"]).metrics())
-            if x["loss"] is not None and y["loss"] is not None
-        ]
-        acc_a = (a.get("final") or {}).get("test", {}).get("accuracy")
-        acc_b = (b.get("final") or {}).get("test", {}).get("accuracy")
-        same = "the same" if acc_a == acc_b else "different"
+            missing.append((seed, states))
+    if not pairs:
+        return [f"On {dataset}, no comparison: {states}." for _, states in missing]
+    lines = [f"On {dataset}, seed {seed} is left out: {states}." for seed, states in missing]
+    gaps = [
+        abs(x["loss"] - y["loss"])
+        for a, b in pairs
+        for x, y in zip(RunDir(out / a["dir"]).metrics(), RunDir(out / b["dir"]).metrics())
+        if x["loss"] is not None and y["loss"] is not None
+    ]
+    acc = [[(t.get("final") or {}).get("test", {}).get("accuracy") for t in p] for p in pairs]
+    same = sum(x == y for x, y in acc)
+    if len(pairs) == 1:
+        verdict = "the same" if same else "different"
         line = (
-            f"On {dataset}, NumPy and PyTorch reach {same} final test accuracy "
-            f"({_pct(acc_a)} and {_pct(acc_b)})"
+            f"On {dataset}, NumPy and PyTorch reach {verdict} final test accuracy "
+            f"({_pct(acc[0][0])} and {_pct(acc[0][1])})"
         )
-        line += (
-            f"; their logged losses differ by at most {max(gaps):.1e}"
-            if gaps
-            else "; no logged losses to compare"
+    else:
+        sa = summarize([x for x, _ in acc])
+        sb = summarize([y for _, y in acc])
+        both = f"{sa.text() if sa else '—'} and {sb.text() if sb else '—'}"
+        line = (
+            f"On {dataset}, NumPy and PyTorch reach the same final test accuracy in {same} of "
+            f"{len(pairs)} seeds ({both})"
         )
-        speed_a, speed_b = a.get("train_samples_per_s"), b.get("train_samples_per_s")
-        if speed_a and speed_b:
-            line += (
-                f", and the NumPy MLP trains {speed_a / speed_b:.1f}x as many samples per second"
-            )
-        lines.append(line + ".")
-    return lines
+    line += (
+        f"; their logged losses differ by at most {max(gaps):.1e}"
+        if gaps
+        else "; no logged losses to compare"
+    )
+    speeds = [(a.get("train_samples_per_s"), b.get("train_samples_per_s")) for a, b in pairs]
+    ratios = [x / y for x, y in speeds if x and y]
+    if ratios:
+        mean = sum(ratios) / len(ratios)
+        line += f", and the NumPy MLP trains {mean:.1f}x as many samples per second"
+        line += "" if len(ratios) == 1 else f" (mean of {len(ratios)} seeds)"
+    return [line + "."] + lines

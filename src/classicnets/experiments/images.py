@@ -19,7 +19,7 @@ from classicnets.data import registry
 from classicnets.data.sources import Layout, TensorSource, random_crop_flip
 from classicnets.data.splits import Splits, make_splits, split_sizes
 from classicnets.errors import UsageError
-from classicnets.experiments import memory
+from classicnets.experiments import keys, memory
 from classicnets.experiments.spec import Built
 from classicnets.records import RunDir
 from classicnets.seeds import seed_torch
@@ -67,6 +67,7 @@ def scaled_rate(cfg: Any) -> Any:
 
 def load_splits(cfg: Any, progress: bool = True) -> Splits:
     """The run's train/val/test arrays, after the checks that need the data."""
+    keys.check_validation(cfg)
     data = registry.load(
         cfg.dataset, Path(cfg.data_dir), cfg.download, progress, os.environ.get(MIRROR_ENV)
     )
@@ -110,6 +111,7 @@ def validate_data(cfg: Any, estimate: Estimate, takes_vectors: bool = False) -> 
     """The checks load_splits and build_classifier make, on the split sizes and the data's
     shape alone (a sweep checks every trial); the split sizes."""
     check_recipe(cfg)
+    keys.check_validation(cfg)
     n_train, n_test = registry.sizes(cfg.dataset, Path(cfg.data_dir), cfg.download)
     sizes = split_sizes(n_train, n_test, cfg.val_size, cfg.train_samples, cfg.test_samples)
     _check_batch(cfg, sizes["train"])

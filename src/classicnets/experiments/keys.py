@@ -12,6 +12,7 @@ from typing import Literal
 from classicnets import config
 from classicnets.config import Key, non_negative, positive
 from classicnets.data import registry
+from classicnets.errors import UsageError
 from classicnets.train.optim import Optimizer, Schedule
 
 
@@ -40,6 +41,14 @@ PATIENCE = Key(
     "evaluations without a better validation accuracy before stopping (0 = never)",
     non_negative,
 )
+VAL_SIZE = Key(
+    float,
+    0.1,
+    "fraction of the training split held out for validation, which alone picks the best "
+    "epoch and early stopping (0 = none: nothing is chosen, and --patience and --search "
+    "are refused)",
+    _fraction_or_zero,
+)
 EPOCHS = Key(int, 20, "passes over the training split", positive)
 EVAL_FREQ = Key(int, 1, "epochs between evaluations", positive)
 
@@ -56,13 +65,7 @@ IMAGE = {
     "download": Key(
         bool, False, "fetch a missing data set from its official location (MD5-checked)"
     ),
-    "val_size": Key(
-        float,
-        0.1,
-        "fraction of the training split held out for validation, which alone picks the best "
-        "epoch and early stopping (0 = none: then best is the best test evaluation)",
-        _fraction_or_zero,
-    ),
+    "val_size": VAL_SIZE,
     "train_samples": Key(
         int, 0, "train on a stratified random subset of this many images (0 = all)", non_negative
     ),
@@ -160,3 +163,13 @@ RECURRENT = {
 
 # The optimizer keys alone, as a config (benchmarks and tests build a learner from it).
 OptimConfig = config.define("OptimConfig", OPTIM)
+
+
+def check_validation(cfg: object) -> None:
+    """Early stopping watches the validation split: with --val_size 0 there is none, so a
+    --patience above 0 is refused rather than silently ignored."""
+    if getattr(cfg, "val_size", 1) == 0 and getattr(cfg, "patience", 0) > 0:
+        raise UsageError(
+            f"--patience {cfg.patience} with --val_size 0: early stopping watches the "
+            "validation split; give --val_size a fraction (e.g. 0.1) or --patience 0"
+        )

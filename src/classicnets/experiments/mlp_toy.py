@@ -18,8 +18,9 @@ from classicnets import config, plots
 from classicnets.config import Key, fraction, non_negative, positive, positive_ints
 from classicnets.data import TOY_DATASETS, ArrayData, load_npz, make_toy
 from classicnets.data.arrays import NPZ, is_npz
+from classicnets.data.splits import with_validation
 from classicnets.errors import UsageError
-from classicnets.experiments import findings, keys, memory
+from classicnets.experiments import findings, keys, memory, tables
 from classicnets.experiments.spec import (
     Built,
     Experiment,
@@ -30,7 +31,7 @@ from classicnets.experiments.spec import (
 )
 from classicnets.models import TorchMLP
 from classicnets.numpy_nn import MLP, init_linear_layers
-from classicnets.records import CONFIG, RunDir
+from classicnets.records import CONFIG, RunDir, test_at_chosen
 from classicnets.seeds import seed_torch
 from classicnets.train.learners import NumpyLearner, ToyTorchLearner
 from classicnets.train.loop import LoopSettings
@@ -60,6 +61,8 @@ MLPToyConfig = config.define(
     noise=Key(float, 0.1, "std of Gaussian noise added to moons and circles", non_negative),
     factor=Key(float, 0.5, "circles: radius of the inner circle relative to the outer", fraction),
     test_size=Key(float, 0.2, "fraction of the toy samples held out for testing", fraction),
+    # of the training part (after test_size): 1000 samples -> 640 train, 160 val, 200 test
+    val_size=keys.VAL_SIZE.with_default(0.2),
     dnn_hidden_units=Key(
         tuple[int, ...],
         (20,),
@@ -136,11 +139,13 @@ def load_data(cfg) -> ArrayData:
                 f"--dataset {cfg.dataset}: X_train has shape {data.X_train.shape}; "
                 "mlp-toy takes rows of features (N, D)"
             )
-        return data
+        return with_validation(data, cfg.val_size, cfg.seed)
     # checked before the arrays are made: n_samples can ask for more than the machine holds
     n_test = math.ceil(cfg.test_size * cfg.n_samples)  # as make_toy's split rounds
     memory.check(memory_parts(cfg, cfg.n_samples - n_test, n_test, 2, 2))
-    return make_toy(cfg.dataset, cfg.n_samples, cfg.noise, cfg.factor, cfg.test_size, cfg.seed)
+    return make_toy(
+        cfg.dataset, cfg.n_samples, cfg.noise, cfg.factor, cfg.test_size, cfg.seed, cfg.val_size
+    )
 
 
 def checked_data(cfg) -> ArrayData:
@@ -207,34 +212,41 @@ IMPLS = ("numpy", "torch")
 
 
 def compare_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
-    """Data, curves of both implementations on one axis per data set, decision boundaries and
+    """Data, curves of both implementations on one axis per data set (several seeds: their
+    mean and min-max band), decision boundaries (of each implementation's first seed) and
     the comparison table, from the trials' run directories."""
-    by_dataset: dict[str, dict[str, RunDir]] = {}
+    by_dataset: dict[str, dict[str, list[RunDir]]] = {}
     for trial in trials:
-        by_dataset.setdefault(trial["keys"]["dataset"], {})[trial["keys"]["impl"]] = RunDir(
-            out / trial["dir"]
-        )
+        impls = by_dataset.setdefault(trial["keys"]["dataset"], {})
+        impls.setdefault(trial["keys"]["impl"], []).append(RunDir(out / trial["dir"]))
     figures_dir = out / "figures"
-    restored = {  # dataset -> impl -> Built, of the runs with a checkpoint (see figures)
-        ds: {impl: EXPERIMENT.restore(run)[1] for impl, run in runs.items() if checkpointed(run)}
-        for ds, runs in by_dataset.items()
+    restored = {  # dataset -> impl -> Built, of the first run with a checkpoint (see figures)
+        ds: {
+            impl: EXPERIMENT.restore(ran[0])[1] for impl, runs in by.items() if (ran := _ran(runs))
+        }
+        for ds, by in by_dataset.items()
     }
-    datasets = {  # the data need no model: made again from any of the runs' configs
+    datasets = {  # the data need no model: made again from the first run's config
         ds: load_data(config.from_dict(MLPToyConfig, run.config(), str(run.file(CONFIG))))
-        for ds, runs in by_dataset.items()
-        for run in list(runs.values())[:1]
+        for ds, by in by_dataset.items()
+        for run in list(by.values())[0][:1]
     }
+    seeded = any(len(runs) > 1 for by in by_dataset.values() for runs in by.values())
     boundaries = [
-        (f"{impl} MLP on {ds}\n{built.weights.label}", built.data, built.learner.predict_proba)
+        (
+            f"{impl} MLP on {ds}{' (first seed)' if seeded else ''}\n{b.weights.label}",
+            b.data,
+            b.learner.predict_proba,
+        )
         for ds, r in restored.items()
-        for impl, built in r.items()
+        for impl, b in r.items()
     ]
     paths = [
         plots.data_scatter(datasets, figures_dir / "data.png"),
         plots.curves_grid(
             {
-                ds: {impl: run.metrics() for impl, run in runs.items()}
-                for ds, runs in by_dataset.items()
+                ds: {impl: [run.metrics() for run in runs] for impl, runs in by.items()}
+                for ds, by in by_dataset.items()
             },
             figures_dir / "curves.png",
         ),
@@ -243,25 +255,33 @@ def compare_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
         paths.append(
             plots.boundaries(boundaries, figures_dir / "boundaries.png", columns=len(IMPLS))
         )
-    table = comparison_table(trials)
-    paths.append(plots.write_table(table, figures_dir / "table"))
+    paths.append(plots.write_table(comparison_table(trials), figures_dir / "table"))
     return paths
 
 
+def _ran(runs: list[RunDir]) -> list[RunDir]:
+    return [run for run in runs if checkpointed(run)]
+
+
 def comparison_table(trials: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per trial: final accuracy, epochs to the best test accuracy, wall time."""
+    """One row per trial: final accuracies, the validation-chosen evaluation (its epoch and
+    the test accuracy there), wall time. With several seeds: a row per (dataset, impl), mean
+    ± sd over the seeds, and n."""
+    if tables.seeded(trials):
+        return tables.config_table(trials, ("dataset", "impl"))
     rows = []
     for t in trials:
-        final, best = t.get("final", {}), t.get("best", {}).get("test", {})
+        final, best = t.get("final") or {}, t.get("best") or {}
         rows.append(
             {
                 "dataset": t["keys"]["dataset"],
                 "impl": t["keys"]["impl"],
                 "status": t["status"],
-                "train accuracy": final.get("train", {}).get("accuracy"),
-                "test accuracy": final.get("test", {}).get("accuracy"),
-                "best test accuracy": best.get("accuracy"),
-                "epochs to best": best.get("epoch"),
+                "final train accuracy": final.get("train", {}).get("accuracy"),
+                "final test accuracy": final.get("test", {}).get("accuracy"),
+                "best val accuracy": best.get("val", {}).get("accuracy"),
+                "test accuracy at val's choice": test_at_chosen(t),
+                "chosen epoch (by val)": best.get("val", {}).get("epoch"),
                 "wall time (s)": t.get("wall_time_s"),
                 "train samples/s": t.get("train_samples_per_s"),
             }
@@ -279,7 +299,7 @@ COMPARE = Sweep(
         "The same MLP (2 → 20 → 2, ReLU, cross-entropy, SGD) written by hand in NumPy and in "
         "PyTorch, started from the same weights and fed the same batches.",
         (
-            ("data.png", "The three toy sets, train and test splits."),
+            ("data.png", "The three toy sets: train, validation and test splits."),
             ("curves.png", "Accuracy and loss of both implementations, one row per data set."),
             ("boundaries.png", "Decision boundaries after training, with the test points."),
         ),

@@ -29,8 +29,8 @@ from classicnets.experiments.spec import (
     checkpointed,
     grid,
 )
-from classicnets.experiments.tables import trial_table
-from classicnets.records import RunDir
+from classicnets.experiments.tables import sweep_table
+from classicnets.records import RunDir, test_at_chosen
 from classicnets.seeds import seed_torch
 from classicnets.train.classifier import ClassifierLearner
 from classicnets.train.loop import LoopSettings
@@ -150,24 +150,23 @@ CELLS = ("rnn", "lstm", "gru")
 def lengths_figures(out: Path, trials: list[dict[str, Any]]) -> list[Path]:
     """Test accuracy (at the best validation step) against T, a line per cell; each cell's
     curves; the table; and the gradient flow of every cell at the longest T."""
-    by_cell: dict[str, dict[int, float | None]] = {}
+    by_cell: dict[str, dict[int, list[float | None]]] = {}  # cell -> T -> one value per seed
     for t in trials:
-        test = t.get("best", {}).get("test", {})
-        by_cell.setdefault(t["keys"]["cell"], {})[t["keys"]["input_length"]] = test.get("accuracy")
+        at = by_cell.setdefault(t["keys"]["cell"], {})
+        at.setdefault(t["keys"]["input_length"], []).append(test_at_chosen(t))
     figures = out / "figures"
     paths = [
         plots.accuracy_against(
             by_cell, figures / "accuracy_vs_length.png", "input length T (digits read)"
         )
     ]
-    grid_runs = {f"T = {t['keys']['input_length']}": {} for t in trials}
+    grid_runs: dict[str, dict[str, list]] = {}  # "T = 5" -> cell -> one run per seed
     for t in trials:
-        grid_runs[f"T = {t['keys']['input_length']}"][t["keys"]["cell"]] = RunDir(
-            out / t["dir"]
-        ).metrics()
+        cells = grid_runs.setdefault(f"T = {t['keys']['input_length']}", {})
+        cells.setdefault(t["keys"]["cell"], []).append(RunDir(out / t["dir"]).metrics())
     paths.append(plots.curves_grid(grid_runs, figures / "curves.png", ("val",), x="step"))
     paths.append(
-        plots.write_table(trial_table(trials, ("cell", "input_length")), figures / "table")
+        plots.write_table(sweep_table(trials, ("cell", "input_length")), figures / "table")
     )
     flow = gradient_flow_figure(out, trials, figures / "gradient_flow.png")
     return paths + ([flow] if flow else [])
@@ -179,15 +178,17 @@ def gradient_flow_figure(out: Path, trials: list[dict[str, Any]], path: Path) ->
     from classicnets.analysis.gradient_flow import plot_gradient_flow
 
     longest = max(t["keys"]["input_length"] for t in trials)
-    curves = {}
-    for t in trials:
+    curves, cells = {}, set()
+    for t in trials:  # with several seeds: each cell's first seed that has a checkpoint
         run = RunDir(out / t["dir"])
-        if t["keys"]["input_length"] == longest and checkpointed(run):
+        cell = t["keys"]["cell"]
+        if t["keys"]["input_length"] == longest and cell not in cells and checkpointed(run):
             cfg, built = EXPERIMENT.restore(run)  # the chosen weights, where it chose any
             chosen = "best val" if built.weights.chosen else "last"
             for name, norms in gradient_flow(cfg, built).items():  # the legend says which
                 name = name.replace("(trained)", f"(trained: {chosen}, step {built.weights.step})")
                 curves[name] = norms
+            cells.add(cell)
     if not curves:
         return None
     return plot_gradient_flow(curves, path, f"gradient flow over time, T = {longest}")

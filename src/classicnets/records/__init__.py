@@ -18,6 +18,7 @@ from classicnets.records.results import (
     chosen,
     chosen_accuracy,
     describe,
+    final_test_accuracy,
     test_at_chosen,
 )
 from classicnets.records.rundir import (
@@ -70,6 +71,7 @@ __all__ = [
     "damaged",
     "described",
     "describe",
+    "final_test_accuracy",
     "finite_or_none",
     "parse_jsonl",
     "read_json",

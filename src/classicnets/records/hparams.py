@@ -35,7 +35,7 @@ def final_metrics(result: Result) -> dict[str, float]:
     best = result.get("best") or {}
     metrics = {
         "hparams/final_test_accuracy": (result.get("final") or {}).get("test", {}).get("accuracy"),
-        f"hparams/best_{choosing_split(best)}_accuracy": chosen_accuracy(result),
+        f"hparams/best_{choosing_split(best) or 'val'}_accuracy": chosen_accuracy(result),
         "hparams/test_accuracy_at_best": test_at_chosen(result),
         "hparams/final_test_loss": (result.get("final") or {}).get("test", {}).get("loss"),
     }

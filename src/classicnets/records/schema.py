@@ -8,8 +8,9 @@ are let through (a newer classicnets may write more); bools are never ints or nu
 
 config.json    an object: "experiment" a non-empty string; every other value a JSON scalar
                or a list of them; "versions" an object of scalars
-summary.json   status (one of STATUSES), final and best ({split: evaluation}), steps,
-               epochs, wall_time_s, train_samples_per_s (or null), error if present
+summary.json   status (one of STATUSES), final ({split: evaluation}), best where something
+               was chosen (absent without a validation split), steps, epochs,
+               wall_time_s, train_samples_per_s (or null), error if present
 metrics.jsonl  a row: step, epoch, split, loss (or null), accuracy, time_s
 sweep.json     sweep, trials (each: trial, dir (one path component), experiment, keys,
                status, and the summary's fields where present); experiments, overrides,
@@ -189,7 +190,7 @@ def _results(record: dict[str, Any], where: str, required: bool) -> None:
         "wall_time_s": lambda v, at: _number(v, at, low=0),
     }
     for key, check in checks.items():
-        if required or key in record:
+        if (required and key != "best") or key in record:  # best: absent when nothing chosen
             check(_field(record, key, where), _at(where, key))
     if "train_samples_per_s" in record:
         _number(record["train_samples_per_s"], _at(where, "train_samples_per_s"), 0, null=True)

@@ -28,6 +28,7 @@ from typing import Any
 from classicnets.data.registry import title
 from classicnets.experiments import claims, reported
 from classicnets.experiments.spec import ReportSection, Sweep
+from classicnets.experiments.tables import config_name
 from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
 from classicnets.report.collect import Found, collect
 from classicnets.report.errors import error_figures
@@ -103,7 +104,14 @@ def _command(record: dict[str, Any]) -> str:
     words = ["classicnets", "sweep", record["sweep"]]
     for key, value in record.get("overrides", {}).items():
         words += [f"--{key}", str(value)]
+    if record.get("seeds", 1) > 1:
+        words += ["--seeds", str(record["seeds"])]
     return shlex.join(words)
+
+
+def _analysed(trials: list[dict[str, Any]], name: str | None) -> str | None:
+    """The run directory of the trial a section analyses: with several seeds, its first."""
+    return next((str(t["dir"]) for t in trials if config_name(t) == name), name)
 
 
 @dataclass
@@ -169,11 +177,14 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
     out, record = found.sweeps[sweep.name]
     trials = record["trials"]
     figures = []
+    analysed = _analysed(trials, study.analysis_trial)
     for name, caption in study.figures:
+        if analysed and name.startswith(f"{study.analysis_trial}/"):  # the trial's own figures
+            name = analysed + name[len(study.analysis_trial) :]
         path = out / "figures" / name if "/" not in name else out / name
         if os.path.lexists(path):  # absent: not drawn (a trial unfinished): nothing to say
             figures.append(_figure(path, out, caption))
-    for path, caption in error_figures(out, trials, study.analysis_trial):
+    for path, caption in error_figures(out, trials, analysed):
         figures.append(_figure(path, out, caption))
     figures += lr_find_figures(sweep, found)
     table = out / "figures" / "table.csv"
@@ -181,8 +192,8 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
     varying = {k for t in trials for k, v in t["keys"].items() if v != keys.get(k)}
     config = ", ".join(f"{k} {v}" for k, v in keys.items() if k not in varying)
     command = _command(record)
-    if study.analysis_trial:
-        command += f"\nclassicnets analyze {shlex.quote(str(out / study.analysis_trial))}"
+    if analysed:
+        command += f"\nclassicnets analyze {shlex.quote(str(out / analysed))}"
     return Section(
         title=study.title,
         intro=study.intro,
@@ -218,7 +229,7 @@ def build_report(roots: list[Path], out: Path) -> Path:
             str(run),
             title(str(cfg["dataset"])) if "dataset" in cfg else "—",  # palindromes: none
             summary["status"],
-            choosing_split(summary["best"]) if summary["best"] else None,
+            choosing_split(summary.get("best") or {}),
             chosen_accuracy(summary),
             test_at_chosen(summary),
         )

@@ -14,7 +14,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from classicnets.records import choosing_split, chosen_accuracy, test_at_chosen
+from classicnets.experiments.tables import configurations, seeded
+from classicnets.records import chosen_accuracy, test_at_chosen
 
 
 @dataclass(frozen=True)
@@ -37,12 +38,8 @@ def headline(trials: list[dict[str, Any]]) -> str:
     """The best trial by validation accuracy, and the test accuracy at its chosen step; every
     trial that ties for best is named, and their test accuracies given as a range. Without
     a validation split nothing is chosen: the range of the trials' final test accuracies."""
-    scored = [  # a pruned trial was cut short on purpose: never the headline
-        t
-        for t in trials
-        if chosen_accuracy(t) is not None
-        and choosing_split(t["best"]) == "val"
-        and t["status"] != "pruned"
+    scored = [  # chosen by val alone; a pruned trial was cut short on purpose: never the headline
+        t for t in trials if chosen_accuracy(t) is not None and t["status"] != "pruned"
     ]
     if not scored:
         finals = sorted(
@@ -54,6 +51,8 @@ def headline(trials: list[dict[str, Any]]) -> str:
             return "—"
         spread = f"{finals[0]:.4f}" + (f"–{finals[-1]:.4f}" if finals[-1] != finals[0] else "")
         return f"no validation split, nothing chosen: final test {spread}"
+    if seeded(trials):
+        return _seeded_headline(trials)
     top = max(chosen_accuracy(t) for t in scored)
     best = [t for t in scored if chosen_accuracy(t) == top]
     tests = sorted(x for t in best if (x := test_at_chosen(t)) is not None)
@@ -62,6 +61,24 @@ def headline(trials: list[dict[str, Any]]) -> str:
     if len(tests) > 1 and tests[-1] != tests[0]:
         there += f"–{tests[-1]:.4f}"
     return f"val {top:.4f} → test {there} ({names})"
+
+
+CHOSEN, THERE = "val accuracy (chosen by val)", "test accuracy at val's choice"
+
+
+def _seeded_headline(trials: list[dict[str, Any]]) -> str:
+    """With several seeds a configuration: the one with the highest mean validation
+    accuracy (every one tying for it named), its mean ± sd and the test accuracy there."""
+    scored = [c for c in configurations(trials) if c["results"][CHOSEN]]
+    top = max(c["results"][CHOSEN]["mean"] for c in scored)
+    best = [c for c in scored if c["results"][CHOSEN]["mean"] == top]
+
+    def text(result: dict[str, Any] | None) -> str:
+        return "—" if result is None else f"{result['mean']:.4f} ± {result['sd']:.4f}"
+
+    names = ", ".join(f"{c['configuration']}, n = {c['results'][CHOSEN]['n']}" for c in best)
+    tests = " / ".join(text(c["results"][THERE]) for c in best)
+    return f"val {text(best[0]['results'][CHOSEN])} → test {tests} ({names}; mean ± sd)"
 
 
 def summary_line(

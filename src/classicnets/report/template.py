@@ -92,7 +92,7 @@ findings (the section says more).</p>
 <th>its accuracy there</th><th>test accuracy there</th></tr></thead><tbody>
 {% for experiment, run, data, status, chooser, accuracy, test in single_runs %}
 <tr><td>{{ experiment }}</td><td>{{ run }}</td><td>{{ data }}</td><td>{{ status }}</td>
-<td>{{ chooser or "—" }}</td>
+<td>{{ chooser or "nothing (no validation split)" }}</td>
 <td>{{ "%.4f" | format(accuracy) if accuracy is not none else "—" }}</td>
 <td>{{ "%.4f" | format(test) if test is not none else "—" }}</td></tr>
 {% endfor %}</tbody></table></div></section>

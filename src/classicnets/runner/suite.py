@@ -29,7 +29,7 @@ def suite_dataset(
 ) -> str | None:
     """The data set to use in place of Fashion-MNIST in `suite`'s studies, or None to keep
     it: found here, or downloaded now (UsageError for the full suite when it cannot be)."""
-    if not any(keys.get("dataset") == SUITE_DATA for _, keys in SUITES[suite]):
+    if not any(s.keys.get("dataset") == SUITE_DATA for s in SUITES[suite]):
         return None
     if registry.IMAGE_SETS[SUITE_DATA].available(data_dir):
         return None

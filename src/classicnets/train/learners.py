@@ -30,10 +30,9 @@ def log_softmax_loss(Z: np.ndarray, y: np.ndarray) -> float:
 class NumpyLearner:
     """The NumPy MLP with plain SGD."""
 
-    splits = ("train", "test")
-
     def __init__(self, model: MLP, data: ArrayData, learning_rate: float):
         self.model, self.data = model, data
+        self.splits = data.splits
         dtype = model.dtype
         # One-hot targets made once: the fused softmax-cross-entropy backward is then P - T.
         self.train_data = (
@@ -44,6 +43,8 @@ class NumpyLearner:
             "train": (self.train_data[0], data.y_train),
             "test": (data.X_test.astype(dtype), data.y_test),
         }
+        if data.X_val is not None:
+            self._eval["val"] = (data.X_val.astype(dtype), data.y_val)
         self.optimizer = SGD(model.flat_params, model.flat_grads, learning_rate)
 
     def epoch_batches(self, seed: int, epoch: int, batch_size: int):
@@ -90,8 +91,6 @@ class ToyTorchLearner:
     data sits in tensors on the device, and the loop hands over views of them.
     """
 
-    splits = ("train", "test")
-
     def __init__(
         self,
         model: nn.Module,
@@ -100,6 +99,7 @@ class ToyTorchLearner:
         device: torch.device,
         dtype: torch.dtype,
     ):
+        self.splits = data.splits
         self.model = model.to(device=device, dtype=dtype)
         self.device, self.dtype, self.learning_rate = device, dtype, learning_rate
 
@@ -111,6 +111,8 @@ class ToyTorchLearner:
 
         self.train_data = tensors(data.X_train, data.y_train)
         self._eval = {"train": self.train_data, "test": tensors(data.X_test, data.y_test)}
+        if data.X_val is not None:
+            self._eval["val"] = tensors(data.X_val, data.y_val)
         self.params = tuple(self.model.parameters())
         self._param_data = [p.detach() for p in self.params]  # same storage, outside autograd
         self._grad = fastpaths.autograd_grad()

@@ -18,9 +18,9 @@ steps and `eval_freq` is in steps. Batches depend only on (seed, epoch), so two 
 given the same seed see the same batches in the same order, and a resumed run sees what an
 uninterrupted one would have seen.
 
-"Best" is chosen on the validation split when there is one, and the test result is the one
-at that same step: the test split never chooses anything. Without a validation split, best
-is the best test evaluation (and labelled best.test): records/results.py says which.
+"Best" is chosen on the validation split, and the test result is the one at that same step:
+the test split never chooses anything. Without a validation split nothing is chosen: the
+summary has no "best" and nothing stops early (records/results.py holds the rule).
 
 best.pt holds the weights of the best validation evaluation (runs without a validation split
 choose no model, and have none). It is written after that evaluation's checkpoint, so at any
@@ -239,7 +239,10 @@ def train(
             # not checkpointed: the last checkpoint stays the last finite state; a run that
             # diverges at its first evaluation has none (its figures draw only the curves)
             return "diverged"
-        improved = not state.best or rows[chooser]["accuracy"] > state.best[chooser]["accuracy"]
+        # no validation split (chooser None): nothing is chosen, nothing counts towards patience
+        improved = chooser is not None and (
+            not state.best or rows[chooser]["accuracy"] > state.best[chooser]["accuracy"]
+        )
         if improved:
             keep = ("loss", "accuracy", "step", "epoch")
             # the chooser's best and, with a validation split, the test result at that step
@@ -247,7 +250,7 @@ def train(
                 s: {k: rows[s][k] for k in keep} for s in dict.fromkeys((chooser, "test"))
             }
             state.evals_since_best = 0
-        else:
+        elif chooser is not None:
             state.evals_since_best += 1
         if lead:  # the ranks hold the same weights: rank 0's (and its RNG) resume any of them
             run.save_checkpoint(
@@ -313,7 +316,7 @@ def summary(state: LoopState, status: str, started: float) -> dict[str, Any]:
     return {
         "status": status,
         "final": state.final,
-        "best": state.best,
+        **({"best": state.best} if state.best else {}),  # none: nothing chosen (or evaluated)
         "steps": state.step,
         "epochs": state.epoch,
         "wall_time_s": round(wall, 3),

@@ -60,7 +60,7 @@ class Progress:
 
     def evaluated(self, step: int, rows: dict[str, dict[str, Any]]) -> None:
         """After an evaluation: rows maps each split to its metrics row."""
-        chooser = choosing_split(tuple(rows))
+        chooser = choosing_split(tuple(rows)) or "test"  # shown; without val nothing chooses
         accuracy = rows[chooser]["accuracy"]
         if self.bar is not None:
             self.bar.set_postfix({f"{chooser}_acc": f"{accuracy:.3f}"})

@@ -17,7 +17,7 @@ from typing import Any
 from classicnets import config
 from classicnets.errors import UsageError, one_line
 from classicnets.experiments import EXPERIMENTS, Sweep
-from classicnets.experiments.tables import search_figures
+from classicnets.experiments.tables import configurations, search_figures
 from classicnets.records import RunDir, check_summary, read_sweep, write_json
 from classicnets.runner.devices import cpu_cores, resolve_device
 from classicnets.runner.outdir import check_name, check_no_dangling_link
@@ -48,6 +48,7 @@ def make_plan(
     storage: str | None,
     search: int,
     prune: bool = False,
+    seeds: int = 1,
 ) -> Plan:
     """The sweep's plan, every input checked: nothing is written before it exists."""
     check_name(out)
@@ -64,13 +65,14 @@ def make_plan(
             "(a grid runs every trial to the end)"
         )
     planning.check_keys(sweep, overrides, search)
+    planning.check_seeds(sweep, seeds, search)
     resolve_device(device)
     return Plan(
         sweep=sweep.name,
-        study=planning.study_name(sweep, overrides, search),
+        study=planning.study_name(sweep, overrides, search, seeds),
         storage=storage_url(storage, out),
         out=str(out.resolve()),
-        trials=() if search else planning.grid_trials(sweep, overrides, out),
+        trials=() if search else planning.grid_trials(sweep, overrides, out, seeds),
         experiment=planning.search_experiment(sweep, overrides).name if search else "",
         base=tuple(overrides.items()),
         space=sweep.space if search else (),
@@ -80,6 +82,7 @@ def make_plan(
         threads=max(1, cpu_cores() // workers),
         progress=progress and workers == 1,
         seed=int(overrides.get("seed", 0) or 0),
+        seeds=seeds,
     )
 
 
@@ -105,6 +108,7 @@ def run_sweep(
     search: int = 0,
     started: Callable[[int], None] | None = None,
     prune: bool = False,
+    seeds: int = 1,
 ) -> dict[str, Any]:
     """Run every trial of `sweep` (or `search` drawn ones) as a normal run in out/TRIAL, on
     up to `workers` processes sharing the study in `storage`; then sweep.json and the
@@ -116,7 +120,9 @@ def run_sweep(
     """
     t0 = time.perf_counter()
     out = Path(out)
-    plan = make_plan(sweep, overrides, out, device, progress, workers, storage, search, prune)
+    plan = make_plan(
+        sweep, overrides, out, device, progress, workers, storage, search, prune, seeds
+    )
     if storage is not None:
         open_storage(plan.storage)  # refused before anything is written
     out.mkdir(parents=True, exist_ok=True)
@@ -147,6 +153,7 @@ def run_sweep(
         "overrides": overrides,
         "search": search,
         "prune": prune,
+        "seeds": plan.seeds,
         "storage": shown_url(plan.storage),
         "study": plan.study,
         "workers": used,
@@ -155,6 +162,8 @@ def run_sweep(
         "planned": planned,  # trials the sweep makes
         "complete": sum(r["status"] in FINISHED for r in rows) >= planned,
         "trials": rows,
+        # per configuration (its seeds together): mean, sd and n of each result (stats.py)
+        "configurations": configurations(rows),
     }
     previous = _previous_rows(out)
     write_json(out / "sweep.json", record)

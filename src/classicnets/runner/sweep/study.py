@@ -122,6 +122,8 @@ def open_study(plan: Plan, identity: dict[str, Any]):
             f"({type(error).__name__}); check that the database accepts writes"
         ) from None
     saved = study.user_attrs.get("identity")
+    if isinstance(saved, dict) and "seeds" not in saved:  # made before --seeds: one seed
+        saved = {**saved, "seeds": 1}
     if saved is None:
         study.set_user_attr("identity", identity)
     elif saved != identity:
