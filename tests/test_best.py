@@ -97,7 +97,7 @@ def test_analyze_says_which_weights_it_shows(cli, runs, monkeypatch):
 
 def test_without_a_validation_split_nothing_is_chosen(cli, tmp_path):
     out = tmp_path / "noval"
-    train(cli, out, "--epochs", "2", "--val_size", "0")
+    train(cli, out, "--epochs", "2", "--val_size", "0", "--patience", "0")
     assert not (out / "best.pt").exists()
     code, text, err = cli("analyze", str(out))
     assert code == 0, err

@@ -104,7 +104,8 @@ def test_a_killed_runs_lock_left_behind_is_no_file_of_the_run(cli):
     code, _, err = cli(*TINY, "--out", "D")
     assert code == 0, err
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["checkpoint.pt", "config.json", "figures", "metrics.jsonl", "summary.json", "tb"]
+        ["best.pt", "checkpoint.pt", "config.json", "figures", "metrics.jsonl", "summary.json"]
+        + ["tb"]
     )
     (out / LOCK).write_text(f"{os.getpid() + 1_000_000} {os.uname().nodename}\n")
     code, _, err = cli(*TINY, "--out", "D", "--resume")
