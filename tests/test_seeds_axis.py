@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from classicnets import plots
 from classicnets.errors import UsageError
 from classicnets.experiments import SWEEPS, findings
 from classicnets.experiments.tables import config_table, configurations
+from classicnets.plots import lines as plots
 from classicnets.runner.sweep.plan import Plan, grid_trials
 from classicnets.runner.sweep.study import trial_dir
 from tests.conftest import read_json
