@@ -49,7 +49,9 @@ SPECS: dict[str, tuple[str, list[str], tuple[str, int]]] = {
     "mlp-toy-numpy": (
         "mlp-toy",
         ["--impl", "numpy", "--eval_freq", "2", "--batch_size", "1"],
-        ("--epochs", 24),
+        # ~25 ms an epoch: a random kill point can take half the run, and the named points
+        # after it need checkpoints left to land on
+        ("--epochs", 60),
     ),
     "mlp-toy-torch": (
         "mlp-toy",

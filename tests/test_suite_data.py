@@ -13,7 +13,7 @@ import pytest
 
 from classicnets.data import images, registry
 from classicnets.errors import UsageError
-from classicnets.experiments import SUITES
+from classicnets.experiments import SUITES, SuiteSweep
 from classicnets.experiments.images import MIRROR_ENV
 from classicnets.runner.suite import suite_dataset, suite_keys
 from tests import test_image_loaders as loaders
@@ -114,7 +114,7 @@ def test_run_falls_back_to_digits_when_the_download_fails_and_the_report_says_so
     monkeypatch.setenv(MIRROR_ENV, server.url)
     tiny = {"dataset": "fashion-mnist", "train_samples": "200", "test_samples": "100",
             "epochs": "1", "width": "0.0625", "dnn_hidden_units": "16"}  # fmt: skip
-    monkeypatch.setitem(SUITES, "quick", (("mlp-vs-cnn", tiny),))
+    monkeypatch.setitem(SUITES, "quick", (SuiteSweep("mlp-vs-cnn", tiny, 1, "a test's size"),))
     code, out, err = cli("run", "--quiet")
     assert code == 0, err
     lines = out.splitlines()

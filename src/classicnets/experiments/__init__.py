@@ -115,4 +115,13 @@ def reported() -> list[tuple[Sweep, ReportSection]]:
     return [(s, s.report) for s in SWEEPS.values() if s.report is not None]
 
 
-__all__ = ["EXPERIMENTS", "STUDIES", "SUITES", "SWEEPS", "Experiment", "Sweep", "experiment"]
+__all__ = [
+    "EXPERIMENTS",
+    "STUDIES",
+    "SUITES",
+    "SWEEPS",
+    "Experiment",
+    "SuiteSweep",
+    "Sweep",
+    "experiment",
+]
