@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from classicnets import api, plots
+from classicnets import api, plots, stats
 from classicnets.errors import UsageError
 
 QUICK = {  # a smoke run: seconds on a CPU, and proves nothing about the recipes
@@ -112,6 +112,45 @@ def markdown(rows: list[dict[str, Any]], target: float) -> str:
     return "\n".join(lines)
 
 
+def _mean_sd(values: list[float], digits: int = 4) -> str:
+    s = stats.summarize(values)
+    if s is None:
+        return "—"
+    return f"{s.mean:.{digits}f}" if s.n == 1 else f"{s.mean:.{digits}f} ± {s.sd:.{digits}f}"
+
+
+def summary(rows: list[dict[str, Any]], names: list[str], target: float) -> str:
+    """One row per recipe: mean ± sd over its seeds, and whether its test accuracy (at the
+    best validation evaluation: validation chose) differs from the first recipe's under
+    Welch's t-test at 95% (stats.compare); a recipe that never reached the target counts as
+    not reached, not as a time."""
+    lines = [
+        f"| recipe | n | best val acc | test acc at best val | vs {names[0]} (test, Welch 95%) | "
+        f"time to val ≥ {target:g} (s) | reached | wall time (s) |",
+        "|---|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    test_of = {n: [r["test_at_best_val"] for r in rows if r["recipe"] == n] for n in names}
+    for name in names:
+        mine = [r for r in rows if r["recipe"] == name]
+        times = [r["time_to_target_s"] for r in mine if r["time_to_target_s"] is not None]
+        if name == names[0]:
+            verdict = "—"
+        elif len(test_of[name]) < 2 or len(test_of[names[0]]) < 2:
+            verdict = "not tested (n < 2)"
+        else:
+            c = stats.compare(test_of[name], test_of[names[0]])
+            sign = "+" if c.difference >= 0 else "−"
+            what = "holds" if c.holds else "cannot tell"
+            p = "" if c.p is None else f", p = {c.p:.2g}"
+            verdict = f"{sign}{100 * abs(c.difference):.2f} points: {what}{p}"
+        lines.append(
+            f"| {name} | {len(mine)} | {_mean_sd([r['best_val'] for r in mine])} | "
+            f"{_mean_sd(test_of[name])} | {verdict} | {_mean_sd(times, 1)} | "
+            f"{len(times)} of {len(mine)} | {_mean_sd([r['wall_time_s'] for r in mine], 1)} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("experiment", nargs="?", help="an image experiment, e.g. cnn or resnet")
@@ -160,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"\n{command}\n(os.cpu_count() = {os.cpu_count()}, --device {args.device})\n")
     print(markdown(rows, args.target))
+    print()
+    print(summary(rows, list(recipes), args.target))
     print(f"\nfigure: {figure}")
     if args.json:
         args.json.write_text(json.dumps({"target": args.target, "rows": rows}, indent=1))

@@ -206,3 +206,34 @@ def test_recipe_benchmark_quick_smoke(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "| base | 0 |" in proc.stdout and "| ema+linear | 0 |" in proc.stdout
     assert (tmp_path / "time_to_accuracy.png").is_file()
+
+
+def test_recipe_summary_gives_mean_sd_and_welch_against_the_first_recipe():
+    summary = _recipe_script().summary
+
+    def row(recipe, seed, test, time):
+        return {
+            "recipe": recipe,
+            "seed": seed,
+            "best_val": test + 0.01,
+            "test_at_best_val": test,
+            "time_to_target_s": time,
+            "wall_time_s": 10.0,
+        }
+
+    rows = [
+        row("base", 0, 0.90, 50.0), row("base", 1, 0.91, None), row("base", 2, 0.92, 70.0),
+        row("tuned", 0, 0.95, 20.0), row("tuned", 1, 0.951, 21.0), row("tuned", 2, 0.952, 22.0),
+        row("same", 0, 0.90, None), row("same", 1, 0.91, None), row("same", 2, 0.92, None),
+        row("one", 0, 0.99, 5.0),
+    ]  # fmt: skip
+    lines = summary(rows, ["base", "tuned", "same", "one"], 0.9).splitlines()
+    assert lines[2] == (
+        "| base | 3 | 0.9200 ± 0.0100 | 0.9100 ± 0.0100 | — | 60.0 ± 14.1 | 2 of 3 | 10.0 ± 0.0 |"
+    )
+    assert lines[3].startswith(
+        "| tuned | 3 | 0.9610 ± 0.0010 | 0.9510 ± 0.0010 | +4.10 points: holds"
+    )
+    assert "| 21.0 ± 1.0 | 3 of 3 |" in lines[3]
+    assert "| +0.00 points: cannot tell, p = 1 | — | 0 of 3 |" in lines[4]
+    assert "| 0.9900 | not tested (n < 2) | 5.0 | 1 of 1 |" in lines[5]
