@@ -9,7 +9,7 @@
     classicnets analyze RUN_DIR [--layer N] [--weights best|last]
     classicnets export RUN_DIR --format onnx|safetensors [--out FILE]
     classicnets predict RUN_DIR FILE... [--json]
-    classicnets report [RUN_OR_SWEEP_DIR ...] [--out FILE.html]
+    classicnets report [RUN_OR_SWEEP_DIR ...] [--format html|markdown] [--out FILE|-]
     classicnets run [--suite quick|full] [--seeds N] [--workers N] [--storage URL] [--out DIR]
     classicnets lr-find EXPERIMENT [--KEY VALUE ...] [--out DIR] [--device auto|cpu|cuda|mps]
 
@@ -30,7 +30,7 @@ from classicnets import config, configfile, robust
 from classicnets.cli.parser import build_parser
 from classicnets.errors import UsageError
 from classicnets.experiments import EXPERIMENTS, SUITES, SWEEPS, catalog
-from classicnets.records import describe
+from classicnets.records import atomic_write, describe
 from classicnets.runner import lrfind
 from classicnets.runner import run as runner
 from classicnets.runner.outdir import check_name, check_writable
@@ -177,20 +177,48 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_html(dirs: list[Path], out: Path) -> Path:
-    from classicnets.report.build import build_report  # jinja2 and the template: only here
+SUFFIXES = {"html": (".html", ".htm"), "markdown": (".md", ".markdown")}  # --out, by --format
 
+
+def _report_dirs(dirs: list[Path]) -> list[Path]:
     missing = [d for d in dirs if not d.is_dir()]
     if missing:
         raise UsageError(f"'{missing[0]}' is not a directory; pass run or sweep directories")
-    if out.is_dir() or out.suffix.lower() not in (".html", ".htm"):
-        raise UsageError(f"--out '{out}': expected a file name ending in .html")
+    return dirs
+
+
+def _report_out(args: argparse.Namespace) -> Path | None:
+    """The file `classicnets report` writes; None: stdout (--out -, or markdown by default)."""
+    if args.out is None:
+        return Path("report.html") if args.format == "html" else None
+    return None if str(args.out) == "-" else args.out
+
+
+def report_html(dirs: list[Path], out: Path) -> Path:
+    from classicnets.report.build import build_report  # jinja2 and the template: only here
+
+    dirs = _report_dirs(dirs)
+    _check_report_file(out, "html")
     return build_report(dirs, out)
 
 
+def _check_report_file(out: Path, form: str) -> None:
+    if out.is_dir() or out.suffix.lower() not in SUFFIXES[form]:
+        raise UsageError(f"--out '{out}': expected a file name ending in {SUFFIXES[form][0]}")
+
+
 def cmd_report(args: argparse.Namespace) -> int:
-    dirs = args.dirs or [Path("runs")]
-    _say(f"report: {report_html(dirs, args.out)}")
+    from classicnets.report.build import report_text
+
+    dirs, out = _report_dirs(args.dirs or [Path("runs")]), _report_out(args)
+    if out is not None:
+        _check_report_file(out, args.format)
+    text = report_text(dirs, args.format)  # whole before a byte is written: a refusal leaves none
+    if out is None:
+        sys.stdout.write(text)
+        return 0
+    atomic_write(out, text)
+    _say(f"report: {out}")
     return 0
 
 
@@ -231,9 +259,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
     if args.command in ("train", "sweep", "run", "lr-find"):  # default outputs: under runs/
         check_name(args.out or Path("runs"))
         check_writable(args.out or Path("runs"))
-    elif args.command == "report":
-        check_name(args.out)
-        check_writable(args.out, is_file=True)
+    elif args.command == "report" and _report_out(args) is not None:  # else: stdout
+        check_name(_report_out(args))
+        check_writable(_report_out(args), is_file=True)
     elif args.command == "analyze" and args.run_dir.is_dir():  # else: cmd_analyze says why
         check_writable(args.run_dir / "figures", "RUN_DIR/figures")
 

@@ -179,15 +179,27 @@ def build_parser() -> Parser:
 
     report = commands.add_parser(
         "report",
-        help="one self-contained HTML page from run and sweep directories",
+        help="one self-contained HTML page (or markdown) from run and sweep directories",
         description="Reads every sweep and run under the directories (runs/ by default) and "
-        "writes one HTML file with the figures embedded: it opens anywhere, offline.",
+        "writes one HTML file with the figures embedded: it opens anywhere, offline. "
+        "--format markdown prints the same sections' tables, findings and the claims, "
+        "without the figures, for a README.",
     )
     report.add_argument(
         "dirs", type=Path, nargs="*", metavar="RUN_OR_SWEEP_DIR", help="default: runs"
     )
     report.add_argument(
-        "--out", type=Path, default=Path("report.html"), help="the HTML file (default: report.html)"
+        "--format",
+        choices=("html", "markdown"),
+        default="html",
+        help="html: one page with the figures; markdown: the text and tables, ### headings "
+        "(default: html)",
+    )
+    report.add_argument(
+        "--out",
+        type=Path,
+        help="the file, written whole or not at all (.html; .md for markdown); - prints it "
+        "(default: report.html; markdown: printed)",
     )
 
     lr_find = commands.add_parser(

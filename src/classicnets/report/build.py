@@ -1,4 +1,5 @@
-"""`classicnets report`: one self-contained HTML file from run and sweep directories.
+"""`classicnets report`: one self-contained HTML file from run and sweep directories (or,
+with --format markdown, the same sections as text: markdown.py; both from gather()).
 
 A section per reported sweep, in the registry's order (experiments/__init__.py); each sweep
 declares its own section (experiments/spec.py, ReportSection). Each shows the figures the
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import os
 import shlex
@@ -32,6 +32,7 @@ from classicnets.experiments.tables import config_name
 from classicnets.records import atomic_write, choosing_split, chosen_accuracy, test_at_chosen
 from classicnets.report.collect import Found, collect
 from classicnets.report.errors import error_figures
+from classicnets.report.markdown import markdown
 from classicnets.report.summary import summary_line
 from classicnets.report.template import render
 from classicnets.version import __version__
@@ -69,8 +70,22 @@ def _figure(path: Path, sweep: Path, caption: str) -> tuple[str, str]:
     return "data:image/png;base64," + base64.b64encode(data).decode(), caption
 
 
-def _table(path: Path, sweep: Path) -> str:
-    """A table.csv as an HTML table (numbers rounded as in table.md); read as a figure is."""
+def _cell(text: str) -> str:
+    """A table.csv cell as the report shows it: numbers rounded as in table.md, "—" for none."""
+    try:
+        value = float(text)
+    except ValueError:
+        return text or "—"
+    if 0 < abs(value) < 1e-3:  # learning rates such as 1e-6: never round them to 0
+        return f"{value:g}"
+    if value.is_integer() and abs(value) >= 1:
+        return f"{int(value):,}"
+    return f"{value:.4f}" if abs(value) <= 1 else f"{value:,.1f}"
+
+
+def _table(path: Path, sweep: Path) -> tuple[list[list[str]], str]:
+    """A table.csv's rows (the header first), each cell as shown; read as a figure is.
+    ([], why) where it is not shown; ([], "") where it is empty."""
     data = _inside(path, sweep)
     if isinstance(data, bytes):
         try:
@@ -78,26 +93,8 @@ def _table(path: Path, sweep: Path) -> str:
         except (UnicodeDecodeError, csv.Error):
             data = "it is not CSV text"
     if isinstance(data, str):
-        return f'<p class="muted">{html.escape(path.name)} not shown: {html.escape(data)}</p>'
-    if not rows:
-        return ""
-
-    def cell(text: str) -> str:
-        try:
-            value = float(text)
-        except ValueError:
-            return html.escape(text or "—")
-        if 0 < abs(value) < 1e-3:  # learning rates such as 1e-6: never round them to 0
-            return f"{value:g}"
-        if value.is_integer() and abs(value) >= 1:
-            return f"{int(value):,}"
-        return f"{value:.4f}" if abs(value) <= 1 else f"{value:,.1f}"
-
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-    body = "".join(
-        "<tr>" + "".join(f"<td>{cell(c)}</td>" for c in row) + "</tr>" for row in rows[1:]
-    )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        return [], f"{path.name} not shown: {data}"
+    return [rows[0], *([_cell(c) for c in row] for row in rows[1:])] if rows else [], ""
 
 
 def _command(record: dict[str, Any]) -> str:
@@ -122,7 +119,8 @@ class Section:
     anchor: str
     present: bool
     figures: list[tuple[str, str]] = field(default_factory=list)  # (data URI or "", caption)
-    table: str = ""
+    table: list[list[str]] = field(default_factory=list)  # table.csv: the header, then rows
+    table_note: str = ""  # why table.csv is not shown, where it is not
     findings: list[str] = field(default_factory=list)
     config: str = ""
     data: str = ""  # the data set(s) its trials read, as their configs name them
@@ -188,6 +186,7 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
         figures.append(_figure(path, out, caption))
     figures += lr_find_figures(sweep, found)
     table = out / "figures" / "table.csv"
+    rows, note = _table(table, out) if os.path.lexists(table) else ([], "")
     keys = {k: v for k, v in trials[0]["keys"].items()} if trials else {}
     varying = {k for t in trials for k, v in t["keys"].items() if v != keys.get(k)}
     config = ", ".join(f"{k} {v}" for k, v in keys.items() if k not in varying)
@@ -201,7 +200,8 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
         anchor=sweep.name,
         present=True,
         figures=figures,
-        table=_table(table, out) if os.path.lexists(table) else "",
+        table=rows,
+        table_note=note,
         findings=study.findings(out, trials),
         data=data_used(trials),
         config=f"Fixed in every trial: {config}."
@@ -209,8 +209,9 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
     )
 
 
-def build_report(roots: list[Path], out: Path) -> Path:
-    """Write the report for the runs under `roots` to `out`; returns `out`."""
+def gather(roots: list[Path]) -> dict[str, Any]:
+    """Everything the report shows for the runs under `roots`, by the names the renderers
+    take (template.py for the page, markdown.py for the text): read once, for either."""
     found = collect(roots)
     studies = reported()
     sections = [section(sweep, study, found) for sweep, study in studies]
@@ -237,16 +238,28 @@ def build_report(roots: list[Path], out: Path) -> Path:
         for run, cfg, summary in runs
     ]
     checked = claims.rows({name: record["trials"] for name, (_, record) in found.sweeps.items()})
-    page = render(
-        sections=sections,
-        summary=summary,
-        single_runs=single,
-        unfinished=[str(p) for p in found.unfinished],
-        claims=checked,
-        claims_rule=claims.RULES,
-        roots=[str(r) for r in roots],
-        created=time.strftime("%Y-%m-%d %H:%M"),
-        version=__version__,
-    )
-    atomic_write(out, page)
+    return {
+        "sections": sections,
+        "summary": summary,
+        "single_runs": single,
+        "unfinished": [str(p) for p in found.unfinished],
+        "claims": checked,
+        "claims_rule": claims.RULES,
+        "roots": [str(r) for r in roots],
+        "version": __version__,
+    }
+
+
+def report_text(roots: list[Path], form: str = "html") -> str:
+    """The report for the runs under `roots`: the HTML page, or ("markdown") the sections,
+    their tables and findings and the claims as markdown. A damaged record raises first."""
+    report = gather(roots)
+    if form == "markdown":
+        return markdown(**report)
+    return render(**report, created=time.strftime("%Y-%m-%d %H:%M"))
+
+
+def build_report(roots: list[Path], out: Path) -> Path:
+    """Write the HTML report for the runs under `roots` to `out`; returns `out`."""
+    atomic_write(out, report_text(roots))
     return out

@@ -76,7 +76,10 @@ findings (the section says more).</p>
 <figure>{% if uri %}<img src="{{ uri }}" alt="{{ caption }}">{% endif %}
 <figcaption>{{ caption }}</figcaption></figure>
 {% endfor %}
-{% if s.table %}<div class="scroll">{{ s.table | safe }}</div>{% endif %}
+{% if s.table %}<div class="scroll"><table><thead><tr>{% for c in s.table[0] %}<th>{{ c }}</th>
+{%- endfor %}</tr></thead><tbody>{% for row in s.table[1:] %}<tr>{% for c in row %}<td>{{ c }}</td>
+{%- endfor %}</tr>{% endfor %}</tbody></table></div>{% endif %}
+{% if s.table_note %}<p class="muted">{{ s.table_note }}</p>{% endif %}
 <p class="muted">{{ s.config }}</p>
 <p>Reproduce:</p><pre>{{ s.command }}</pre>
 {% else %}
