@@ -44,7 +44,7 @@ def _no_validation(trial: Trial) -> bool:
 def _unvalidated(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
     """A sentence for finished trials that chose nothing because they had no validation
     split (val_size 0)."""
-    names = [_who(t, label) for t in trials if t.get("status") in SCORED and _no_validation(t)]
+    names = [who(t, label) for t in trials if t.get("status") in SCORED and _no_validation(t)]
     if not names:
         return []
     return [
@@ -60,7 +60,9 @@ def _group(trials: list[Trial], label: Callable[[Trial], str]) -> dict[str, list
     return groups
 
 
-def _scores(trials: list[Trial], value: Callable[[Trial], float | None]) -> list[float]:
+def scores(trials: list[Trial], value: Callable[[Trial], float | None]) -> list[float]:
+    """The values of the finished trials that have one: a run without is no score, never a
+    loss."""
     return [v for t in trials if t.get("status") in SCORED and (v := value(t)) is not None]
 
 
@@ -72,7 +74,7 @@ def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]
     """Sentences for the trials that give no result: diverged, failed, anything else."""
 
     def names(status: str) -> list[str]:
-        return [_who(t, label) for t in trials if t.get("status") == status]
+        return [who(t, label) for t in trials if t.get("status") == status]
 
     lines = []
     if names("diverged"):
@@ -86,10 +88,10 @@ def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]
         )
     other = [t for t in trials if t.get("status") not in (*SCORED, "diverged", "failed", "pruned")]
     for status in dict.fromkeys(str(t.get("status")) for t in other):
-        who = [_who(t, label) for t in other if str(t.get("status")) == status]
-        lines.append(f"Not finished ({status}): {', '.join(who)}.")
+        runs = [who(t, label) for t in other if str(t.get("status")) == status]
+        lines.append(f"Not finished ({status}): {', '.join(runs)}.")
     no_result = [
-        _who(t, label)
+        who(t, label)
         for t in trials
         if t.get("status") in SCORED and _chosen_accuracy(t) is None and not _no_validation(t)
     ]
@@ -98,7 +100,8 @@ def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]
     return lines
 
 
-def _who(trial: Trial, label: Callable[[Trial], str]) -> str:
+def who(trial: Trial, label: Callable[[Trial], str]) -> str:
+    """A run by its configuration and seed: "adam at lr 0.001 (seed 2)"."""
     seed = (trial.get("keys") or {}).get("seed")
     return f"{label(trial)} (seed {seed})" if seed is not None else label(trial)
 
@@ -111,7 +114,7 @@ def standings(
     (ties keep the trials' order). The one ranking: `ranking` and the reference check
     (reproduce.py) both read it."""
     groups = _group(trials, label)
-    scored = {name: s for name, ts in groups.items() if (s := _scores(ts, _chosen_accuracy))}
+    scored = {name: s for name, ts in groups.items() if (s := scores(ts, _chosen_accuracy))}
     order = sorted(scored, key=lambda name: summarize(scored[name]).mean, reverse=True)
     return groups, scored, order
 
@@ -122,6 +125,8 @@ def evidence(p: float | None) -> str:
         return "one seed on a side: no test"
     if p == 0.0:
         return "identical in every seed on each side"
+    if p == 1.0:
+        return "equal means"
     return f"Welch's t-test, p = {p:.2g}"
 
 
@@ -139,7 +144,7 @@ def ranking(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
         lines.append(f"Only {top} finished: {s_top.text()} {split} accuracy.")
     else:
         lines.append(_verdict(top, scored[top], order[1], scored[order[1]], split))
-    tests = summarize(_scores(groups[top], test_at_chosen))
+    tests = summarize(scores(groups[top], test_at_chosen))
     if tests is not None:
         lines.append(
             f"Test accuracy of {top} at its chosen {_epoch_word(groups[top])}: {tests.text()}."
@@ -207,7 +212,7 @@ def side_by_side(out: Path, trials: list[Trial]) -> list[str]:
     one's test accuracy at its chosen epoch and its time."""
     lines = []
     for name, group in _group(trials, config_name).items():
-        tests = summarize(_scores(group, test_at_chosen))
+        tests = summarize(scores(group, test_at_chosen))
         seconds = summarize([t.get("wall_time_s") for t in group if t.get("status") in SCORED])
         if tests is not None and seconds is not None:
             lines.append(
@@ -224,7 +229,7 @@ def length_summaries(trials: list[Trial]) -> dict[str, dict[int, Summary | None]
     for t in trials:
         T = int(t["keys"]["input_length"])
         values = by.setdefault(t["keys"]["cell"], {}).setdefault(T, [])
-        values += _scores([t], test_at_chosen)
+        values += scores([t], test_at_chosen)
     return {cell: {T: summarize(v) for T, v in sorted(p.items())} for cell, p in by.items()}
 
 
@@ -283,9 +288,12 @@ def lengths(out: Path, trials: list[Trial]) -> list[str]:
             "validation and test share palindromes with training there."
         )
     lines.append("Test accuracy at the step the validation split chose, for each run.")
-    return lines + _unfinished(
-        trials, lambda t: f"{t['keys']['cell']} at T = {t['keys']['input_length']}"
-    )
+    return lines + _unfinished(trials, length_label)
+
+
+def length_label(t: Trial) -> str:
+    """ "lstm at T = 10": a run of rnn-lengths."""
+    return f"{t['keys']['cell']} at T = {t['keys']['input_length']}"
 
 
 ToyPairs = tuple[list[tuple[Trial, Trial]], list[tuple[str, str]]]
