@@ -113,6 +113,8 @@ class Reference:
 REFERENCES: tuple[Reference, ...] = ()
 
 
-def reference(sweep: str, references: tuple[Reference, ...] = REFERENCES) -> Reference | None:
-    """The sweep's reference run; None where none is measured."""
-    return next((r for r in references if r.sweep == sweep), None)
+def reference(sweep: str, references: tuple[Reference, ...] | None = None) -> Reference | None:
+    """The sweep's reference run (in REFERENCES unless others are given); None where none
+    is measured."""
+    table = REFERENCES if references is None else references
+    return next((r for r in table if r.sweep == sweep), None)

@@ -27,7 +27,6 @@ from typing import Any, NamedTuple
 
 from classicnets.experiments import findings
 from classicnets.experiments.reference import (
-    REFERENCES,
     Conclusion,
     Falls,
     Parity,
@@ -128,9 +127,10 @@ def sentences(
     sweep: str,
     conclude: Conclude | None,
     trials: list[Trial],
-    references: tuple[Reference, ...] = REFERENCES,
+    references: tuple[Reference, ...] | None = None,
 ) -> list[str]:
-    """How this suite's conclusion stands against the sweep's reference run."""
+    """How this suite's conclusion stands against the sweep's reference run (in
+    reference.REFERENCES unless others are given)."""
     if conclude is None:  # the study concludes nothing a reference could settle
         return []
     ref = reference(sweep, references)
