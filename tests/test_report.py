@@ -5,6 +5,7 @@ element wider than the window, printed to PDF pages)."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 import shutil
 import subprocess
@@ -12,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from classicnets.experiments import reported
+from classicnets.experiments import SWEEPS, reported, reproduce
+from classicnets.records.schema import read_sweep
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
@@ -35,6 +37,10 @@ def test_report_has_a_section_per_study_and_says_how_to_make_the_missing_ones(to
         assert f'id="{sweep.name}"' in page
     assert "No runs of this study yet" in page and "classicnets sweep cnn-optimizers" in page
     assert "NumPy and PyTorch reach" in page  # findings computed from the records
+    toy = SWEEPS["mlp-toy-compare"]  # then how they stand against the reference run
+    trials = read_sweep(toy_report.parent / "mlp-toy-compare" / "sweep.json")["trials"]
+    for line in reproduce.sentences(toy.name, toy.report.conclude, trials):
+        assert line in html.unescape(page)
     assert "classicnets sweep mlp-toy-compare --batch_size 16 --epochs 4 --eval_freq 2" in page
     assert page.count("data:image/png;base64,") == 3
     claims = page[page.index('id="claims"') :]  # the claims table, last, for the toy sweep only

@@ -14,7 +14,7 @@ from classicnets.config import Key, positive
 from classicnets.data import registry
 from classicnets.data.sources import EVAL_BATCH
 from classicnets.data.splits import Splits
-from classicnets.experiments import findings, keys, memory
+from classicnets.experiments import findings, keys, memory, reproduce
 from classicnets.experiments.confusion import analyze_errors
 from classicnets.experiments.images import build_classifier, curves_figure, validator
 from classicnets.experiments.spec import (
@@ -154,6 +154,7 @@ OPTIMIZERS = Sweep(
         "The VGG-style CNN under Adam, SGD and Adagrad at learning rates 1e-2 to 1e-6.",
         (("curves.png", "Curves per optimizer, a line per learning rate."),),
         findings.optimizers,
+        conclude=reproduce.ranked(findings.optimizer_label),
     ),
 )
 
@@ -200,5 +201,6 @@ MLP_VS_CNN = Sweep(
         ),
         findings.side_by_side,
         analysis_trial="cnn",
+        conclude=reproduce.ranked(config_name),
     ),
 )

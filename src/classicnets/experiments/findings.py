@@ -44,7 +44,7 @@ def _no_validation(trial: Trial) -> bool:
 def _unvalidated(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
     """A sentence for finished trials that chose nothing because they had no validation
     split (val_size 0)."""
-    names = [_who(t, label) for t in trials if t.get("status") in SCORED and _no_validation(t)]
+    names = [who(t, label) for t in trials if t.get("status") in SCORED and _no_validation(t)]
     if not names:
         return []
     return [
@@ -60,7 +60,9 @@ def _group(trials: list[Trial], label: Callable[[Trial], str]) -> dict[str, list
     return groups
 
 
-def _scores(trials: list[Trial], value: Callable[[Trial], float | None]) -> list[float]:
+def scores(trials: list[Trial], value: Callable[[Trial], float | None]) -> list[float]:
+    """The values of the finished trials that have one: a run without is no score, never a
+    loss."""
     return [v for t in trials if t.get("status") in SCORED and (v := value(t)) is not None]
 
 
@@ -72,7 +74,7 @@ def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]
     """Sentences for the trials that give no result: diverged, failed, anything else."""
 
     def names(status: str) -> list[str]:
-        return [_who(t, label) for t in trials if t.get("status") == status]
+        return [who(t, label) for t in trials if t.get("status") == status]
 
     lines = []
     if names("diverged"):
@@ -86,10 +88,10 @@ def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]
         )
     other = [t for t in trials if t.get("status") not in (*SCORED, "diverged", "failed", "pruned")]
     for status in dict.fromkeys(str(t.get("status")) for t in other):
-        who = [_who(t, label) for t in other if str(t.get("status")) == status]
-        lines.append(f"Not finished ({status}): {', '.join(who)}.")
+        runs = [who(t, label) for t in other if str(t.get("status")) == status]
+        lines.append(f"Not finished ({status}): {', '.join(runs)}.")
     no_result = [
-        _who(t, label)
+        who(t, label)
         for t in trials
         if t.get("status") in SCORED and _chosen_accuracy(t) is None and not _no_validation(t)
     ]
@@ -98,28 +100,51 @@ def _unfinished(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]
     return lines
 
 
-def _who(trial: Trial, label: Callable[[Trial], str]) -> str:
+def who(trial: Trial, label: Callable[[Trial], str]) -> str:
+    """A run by its configuration and seed: "adam at lr 0.001 (seed 2)"."""
     seed = (trial.get("keys") or {}).get("seed")
     return f"{label(trial)} (seed {seed})" if seed is not None else label(trial)
+
+
+def standings(
+    trials: list[Trial], label: Callable[[Trial], str]
+) -> tuple[dict[str, list[Trial]], dict[str, list[float]], list[str]]:
+    """The trials by configuration, each finished configuration's accuracies at the
+    evaluations validation chose (one a seed), and those configurations best first by mean
+    (ties keep the trials' order). The one ranking: `ranking` and the reference check
+    (reproduce.py) both read it."""
+    groups = _group(trials, label)
+    scored = {name: s for name, ts in groups.items() if (s := scores(ts, _chosen_accuracy))}
+    order = sorted(scored, key=lambda name: summarize(scored[name]).mean, reverse=True)
+    return groups, scored, order
+
+
+def evidence(p: float | None) -> str:
+    """Why a comparison of seeds says what it says: its test, or why there is none."""
+    if p is None:
+        return "one seed on a side: no test"
+    if p == 0.0:
+        return "identical in every seed on each side"
+    if p == 1.0:
+        return "equal means"
+    return f"Welch's t-test, p = {p:.2g}"
 
 
 def ranking(trials: list[Trial], label: Callable[[Trial], str]) -> list[str]:
     """Which configuration is best by the choosing split, and whether that holds."""
     split = _chooser(trials)
-    groups = _group(trials, label)
-    scored = {name: s for name, ts in groups.items() if (s := _scores(ts, _chosen_accuracy))}
+    groups, scored, order = standings(trials, label)
     lines: list[str] = []
     if not scored:
         lines.append(f"No configuration finished with a {split} result to compare.")
         return lines + _unfinished(trials, label) + _unvalidated(trials, label)
-    order = sorted(scored, key=lambda name: summarize(scored[name]).mean, reverse=True)
     top = order[0]
     s_top = summarize(scored[top])
     if len(order) == 1:
         lines.append(f"Only {top} finished: {s_top.text()} {split} accuracy.")
     else:
         lines.append(_verdict(top, scored[top], order[1], scored[order[1]], split))
-    tests = summarize(_scores(groups[top], test_at_chosen))
+    tests = summarize(scores(groups[top], test_at_chosen))
     if tests is not None:
         lines.append(
             f"Test accuracy of {top} at its chosen {_epoch_word(groups[top])}: {tests.text()}."
@@ -142,14 +167,9 @@ def _verdict(a: str, va: list[float], b: str, vb: list[float], split: str) -> st
         return f"{a} and {b} tie at {sa.text()} and {sb.text()} {split} accuracy."
     points = 100 * result.difference
     if result.holds:
-        why = (
-            "identical in every seed on each side"
-            if result.p == 0.0
-            else f"Welch's t-test, p = {result.p:.2g}"
-        )
         return (
             f"Best by {split} accuracy: {a}, {sa.text()}, ahead of {b}, {sb.text()}, by "
-            f"{points:.1f} points, a difference that holds at 95% ({why})."
+            f"{points:.1f} points, a difference that holds at 95% ({evidence(result.p)})."
         )
     if not result.testable:
         few = min(sa.n, sb.n)
@@ -165,20 +185,26 @@ def _verdict(a: str, va: list[float], b: str, vb: list[float], split: str) -> st
     )
 
 
-def optimizers(out: Path, trials: list[Trial]) -> list[str]:
-    return ranking(
-        trials, lambda t: f"{t['keys']['optimizer']} at lr {float(t['keys']['learning_rate']):g}"
+def optimizer_label(t: Trial) -> str:
+    """ "adam at lr 0.001": a configuration of the optimizer sweeps (reference.py names
+    winners so)."""
+    return f"{t['keys']['optimizer']} at lr {float(t['keys']['learning_rate']):g}"
+
+
+def grid_label(t: Trial) -> str:
+    """ "lstm with adam, lr 0.001, 128 hidden": a configuration of rnn-images-grid."""
+    return (
+        f"{t['keys']['cell']} with {t['keys']['optimizer']}, lr "
+        f"{float(t['keys']['learning_rate']):g}, {t['keys']['num_hidden']} hidden"
     )
+
+
+def optimizers(out: Path, trials: list[Trial]) -> list[str]:
+    return ranking(trials, optimizer_label)
 
 
 def rnn_grid(out: Path, trials: list[Trial]) -> list[str]:
-    return ranking(
-        trials,
-        lambda t: (
-            f"{t['keys']['cell']} with {t['keys']['optimizer']}, lr "
-            f"{float(t['keys']['learning_rate']):g}, {t['keys']['num_hidden']} hidden"
-        ),
-    )
+    return ranking(trials, grid_label)
 
 
 def side_by_side(out: Path, trials: list[Trial]) -> list[str]:
@@ -186,7 +212,7 @@ def side_by_side(out: Path, trials: list[Trial]) -> list[str]:
     one's test accuracy at its chosen epoch and its time."""
     lines = []
     for name, group in _group(trials, config_name).items():
-        tests = summarize(_scores(group, test_at_chosen))
+        tests = summarize(scores(group, test_at_chosen))
         seconds = summarize([t.get("wall_time_s") for t in group if t.get("status") in SCORED])
         if tests is not None and seconds is not None:
             lines.append(
@@ -196,12 +222,14 @@ def side_by_side(out: Path, trials: list[Trial]) -> list[str]:
     return lines + ranking(trials, config_name)
 
 
-def _length_summaries(trials: list[Trial]) -> dict[str, dict[int, Summary | None]]:
+def length_summaries(trials: list[Trial]) -> dict[str, dict[int, Summary | None]]:
+    """cell -> T -> the test accuracy at the step validation chose, over the finished seeds
+    (None: no finished result at that T), T ascending."""
     by: dict[str, dict[int, list[float]]] = {}
     for t in trials:
         T = int(t["keys"]["input_length"])
         values = by.setdefault(t["keys"]["cell"], {}).setdefault(T, [])
-        values += _scores([t], test_at_chosen)
+        values += scores([t], test_at_chosen)
     return {cell: {T: summarize(v) for T, v in sorted(p.items())} for cell, p in by.items()}
 
 
@@ -213,7 +241,7 @@ def lengths(out: Path, trials: list[Trial]) -> list[str]:
     """For each cell, where its test accuracy (at the step validation chose) is at least
     90%, described as the curve is: all above, all below, one crossing, or up and down."""
     lines = []
-    for cell, points in _length_summaries(trials).items():
+    for cell, points in length_summaries(trials).items():
         measured = {T: s for T, s in points.items() if s is not None}
         missing = [T for T, s in points.items() if s is None]
         above = [T for T, s in measured.items() if s.mean >= THRESHOLD]
@@ -260,33 +288,59 @@ def lengths(out: Path, trials: list[Trial]) -> list[str]:
             "validation and test share palindromes with training there."
         )
     lines.append("Test accuracy at the step the validation split chose, for each run.")
-    return lines + _unfinished(
-        trials, lambda t: f"{t['keys']['cell']} at T = {t['keys']['input_length']}"
-    )
+    return lines + _unfinished(trials, length_label)
+
+
+def length_label(t: Trial) -> str:
+    """ "lstm at T = 10": a run of rnn-lengths."""
+    return f"{t['keys']['cell']} at T = {t['keys']['input_length']}"
+
+
+ToyPairs = tuple[list[tuple[Trial, Trial]], list[tuple[str, str]]]
+
+
+def toy_pairs(trials: list[Trial]) -> dict[str, ToyPairs]:
+    """dataset -> the seeds where both MLPs completed, as (numpy, torch) trials, and the
+    seeds left out, with each side's status ("numpy completed, torch failed")."""
+    by: dict[str, dict[str, dict[str, Trial]]] = {}  # dataset -> seed -> impl -> trial
+    for t in trials:
+        seed = str(t["keys"].get("seed", ""))
+        by.setdefault(t["keys"]["dataset"], {}).setdefault(seed, {})[t["keys"]["impl"]] = t
+    out: dict[str, ToyPairs] = {}
+    for dataset, seeds in by.items():
+        pairs, missing = out.setdefault(dataset, ([], []))
+        for seed, impls in seeds.items():
+            a, b = impls.get("numpy"), impls.get("torch")
+            if a and b and a.get("status") == b.get("status") == "completed":
+                pairs.append((a, b))
+            else:
+                states = ", ".join(
+                    f"{impl} {t.get('status') if t else 'missing'}"
+                    for impl, t in (("numpy", a), ("torch", b))
+                )
+                missing.append((seed, states))
+    return out
+
+
+def toy_accuracies(pairs: list[tuple[Trial, Trial]]) -> list[list[float | None]]:
+    """The final test accuracy of each side of each pair (parity needs no choice: both run
+    every epoch)."""
+    return [[(t.get("final") or {}).get("test", {}).get("accuracy") for t in p] for p in pairs]
 
 
 def mlp_toy(out: Path, trials: list[Trial]) -> list[str]:
     """Parity and speed of the NumPy and PyTorch MLPs, data set by data set, seed by seed
     (final test accuracy: parity needs no choice, both run every epoch)."""
-    by: dict[str, dict[str, dict[str, Trial]]] = {}  # dataset -> seed -> impl -> trial
-    for t in trials:
-        seed = str(t["keys"].get("seed", ""))
-        by.setdefault(t["keys"]["dataset"], {}).setdefault(seed, {})[t["keys"]["impl"]] = t
-    return [line for dataset, seeds in by.items() for line in _parity(out, dataset, seeds)]
+    return [
+        line
+        for dataset, (pairs, missing) in toy_pairs(trials).items()
+        for line in _parity(out, dataset, pairs, missing)
+    ]
 
 
-def _parity(out: Path, dataset: str, seeds: dict[str, dict[str, Trial]]) -> list[str]:
-    pairs, missing = [], []
-    for seed, impls in seeds.items():
-        a, b = impls.get("numpy"), impls.get("torch")
-        if a and b and a.get("status") == b.get("status") == "completed":
-            pairs.append((a, b))
-        else:
-            states = ", ".join(
-                f"{impl} {t.get('status') if t else 'missing'}"
-                for impl, t in (("numpy", a), ("torch", b))
-            )
-            missing.append((seed, states))
+def _parity(
+    out: Path, dataset: str, pairs: list[tuple[Trial, Trial]], missing: list[tuple[str, str]]
+) -> list[str]:
     if not pairs:
         return [f"On {dataset}, no comparison: {states}." for _, states in missing]
     lines = [f"On {dataset}, seed {seed} is left out: {states}." for seed, states in missing]
@@ -296,7 +350,7 @@ def _parity(out: Path, dataset: str, seeds: dict[str, dict[str, Trial]]) -> list
         for x, y in zip(RunDir(out / a["dir"]).metrics(), RunDir(out / b["dir"]).metrics())
         if x["loss"] is not None and y["loss"] is not None
     ]
-    acc = [[(t.get("final") or {}).get("test", {}).get("accuracy") for t in p] for p in pairs]
+    acc = toy_accuracies(pairs)
     same = sum(x == y for x, y in acc)
     if len(pairs) == 1:
         verdict = "the same" if same else "different"

@@ -20,7 +20,7 @@ from classicnets.data import TOY_DATASETS, ArrayData, load_npz, make_toy
 from classicnets.data.arrays import NPZ, is_npz
 from classicnets.data.splits import with_validation
 from classicnets.errors import UsageError
-from classicnets.experiments import findings, keys, memory, tables
+from classicnets.experiments import findings, keys, memory, reproduce, tables
 from classicnets.experiments.spec import (
     Built,
     Experiment,
@@ -304,5 +304,6 @@ COMPARE = Sweep(
             ("boundaries.png", "Decision boundaries after training, with the test points."),
         ),
         findings.mlp_toy,
+        conclude=reproduce.parity,
     ),
 )

@@ -8,7 +8,7 @@ import torch
 from classicnets import config
 from classicnets.config import Key
 from classicnets.data.sources import EVAL_BATCH
-from classicnets.experiments import findings, keys, memory
+from classicnets.experiments import findings, keys, memory, reproduce
 from classicnets.experiments.cnn import WIDTH, analyze_convnet
 from classicnets.experiments.images import build_classifier, curves_figure, validator
 from classicnets.experiments.spec import Built, Experiment, Range, ReportSection, Sweep, grid
@@ -121,5 +121,6 @@ OPTIMIZERS = Sweep(
         "at learning rates 1e-1 to 1e-4.",
         (("curves.png", "Curves per optimizer, a line per learning rate."),),
         findings.optimizers,
+        conclude=reproduce.ranked(findings.optimizer_label),
     ),
 )

@@ -12,7 +12,7 @@ import torch
 
 from classicnets import config
 from classicnets.data.sources import EVAL_BATCH
-from classicnets.experiments import findings, keys, memory
+from classicnets.experiments import findings, keys, memory, reproduce
 from classicnets.experiments.confusion import analyze_errors
 from classicnets.experiments.images import build_classifier, curves_figure, validator
 from classicnets.experiments.spec import Built, Experiment, Range, ReportSection, Sweep, grid
@@ -172,5 +172,6 @@ GRID = Sweep(
         "Images as H steps of W pixels: cell × learning rate × hidden size × optimizer.",
         (("curves.png", "Curves per cell, a line per configuration."),),
         findings.rnn_grid,
+        conclude=reproduce.ranked(findings.grid_label),
     ),
 )

@@ -19,7 +19,7 @@ from classicnets import config, plots
 from classicnets.config import Key, fraction, non_negative, positive
 from classicnets.data.palindrome import NUM_DIGITS
 from classicnets.data.sources import EVAL_BATCH, PalindromeSource
-from classicnets.experiments import findings, keys, memory
+from classicnets.experiments import findings, keys, memory, reproduce
 from classicnets.experiments.rnn_images import analyze, gradient_flow, make_rnn, rnn_memory
 from classicnets.experiments.spec import (
     Built,
@@ -213,5 +213,6 @@ LENGTHS_SWEEP = Sweep(
             ("curves.png", "Validation accuracy over training, per length."),
         ),
         findings.lengths,
+        conclude=reproduce.falls,
     ),
 )

@@ -17,6 +17,7 @@ from classicnets import config
 from classicnets.data import ArrayData
 from classicnets.data.sources import Source
 from classicnets.errors import UsageError
+from classicnets.experiments import reproduce
 from classicnets.records import BEST, CHECKPOINT, CONFIG, RunDir
 from classicnets.train.loop import Learner, LoopSettings
 
@@ -142,6 +143,9 @@ class ReportSection:
     figures: tuple[tuple[str, str], ...]  # (file under figures/ or TRIAL/figures/, caption)
     findings: Callable[[Path, list[Trial]], list[str]]  # sweep dir, trial rows -> sentences
     analysis_trial: str | None = None  # a trial whose `analyze` figures belong here
+    # The conclusion its findings come to, in the form its reference run records
+    # (reproduce.ranked(label), .falls, .parity): trial rows -> reproduce.Measured.
+    conclude: Callable[[list[Trial]], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,16 @@ class Sweep:
     # What `--search N` draws from, for a sweep of one experiment; () = grid only.
     space: tuple[Range, ...] = ()
     report: ReportSection | None = None  # its section of the report (None: not reported)
+
+    def findings(self, out: Path, trials: list[Trial]) -> list[str]:
+        """What its report section says of these trials: the section's findings, then how
+        their conclusion stands against the study's reference run (reproduce.py). Every
+        report reads a section's sentences here."""
+        if self.report is None:
+            return []
+        return self.report.findings(out, trials) + reproduce.sentences(
+            self.name, self.report.conclude, trials
+        )
 
     @property
     def experiments(self) -> tuple[str, ...]:

@@ -202,7 +202,7 @@ def section(sweep: Sweep, study: ReportSection, found: Found) -> Section:
         figures=figures,
         table=rows,
         table_note=note,
-        findings=study.findings(out, trials),
+        findings=sweep.findings(out, trials),  # the study's, then against its reference
         data=data_used(trials),
         config=f"Fixed in every trial: {config}."
         + (f" Varied: {', '.join(sorted(varying))}." if varying else ""),
