@@ -70,12 +70,15 @@ def _figure(path: Path, sweep: Path, caption: str) -> tuple[str, str]:
     return "data:image/png;base64," + base64.b64encode(data).decode(), caption
 
 
-def _cell(text: str) -> str:
-    """A table.csv cell as the report shows it: numbers rounded as in table.md, "—" for none."""
+def _cell(text: str, column: str = "") -> str:
+    """A table.csv cell as the report shows it: numbers rounded as in table.md (seconds to a
+    tenth), "—" for none."""
     try:
         value = float(text)
     except ValueError:
         return text or "—"
+    if "time" in column and "(s)" in column:  # a wall time: 0.4, not 0.4000
+        return f"{value:,.1f}"
     if 0 < abs(value) < 1e-3:  # learning rates such as 1e-6: never round them to 0
         return f"{value:g}"
     if value.is_integer() and abs(value) >= 1:
@@ -94,7 +97,10 @@ def _table(path: Path, sweep: Path) -> tuple[list[list[str]], str]:
             data = "it is not CSV text"
     if isinstance(data, str):
         return [], f"{path.name} not shown: {data}"
-    return [rows[0], *([_cell(c) for c in row] for row in rows[1:])] if rows else [], ""
+    return [
+        rows[0],
+        *([_cell(c, h) for c, h in zip(row, rows[0] + [""] * len(row))] for row in rows[1:]),
+    ] if rows else [], ""
 
 
 def _command(record: dict[str, Any]) -> str:
