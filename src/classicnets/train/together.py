@@ -52,7 +52,7 @@ class StackedLearner(Protocol):
         ...
 
     def weights(self, index: int) -> dict[str, Any]:
-        """Seed seeds[index]'s weights, by the names its own learner's weights() uses."""
+        """A copy of seed seeds[index]'s weights, named as its own learner's weights()."""
         ...
 
 
@@ -85,6 +85,7 @@ class SeedRun:
     status: str | None = None  # None while it trains; then completed, diverged, early_stopped
     best_accuracy: float | None = None  # the choosing split's best, as the loop keeps it
     evals_since_best: int = 0
+    weights: dict[str, Any] = field(default_factory=dict)  # at its last evaluation (copies)
 
 
 def train_together(learner: StackedLearner, settings: LoopSettings) -> list[SeedRun]:
@@ -111,6 +112,8 @@ def train_together(learner: StackedLearner, settings: LoopSettings) -> list[Seed
             }
             run.rows += rows.values()
             run.status = _stop(run, rows, chooser, settings.patience)
+            if run.status is not None or epoch == settings.epochs:
+                run.weights = learner.weights(s)  # what its own run ends with
 
     with np.errstate(over="ignore", invalid="ignore"):  # a diverging seed: reported, not raised
         evaluate()
@@ -189,4 +192,4 @@ class StackedNumpyLearner:
         ]
 
     def weights(self, index: int) -> dict[str, np.ndarray]:
-        return self.model.weights(index)  # views: NumpyLearner.weights() holds copies
+        return {name: view.copy() for name, view in self.model.weights(index).items()}

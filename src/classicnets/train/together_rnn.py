@@ -165,9 +165,9 @@ class StackedRNNLearner:
         return [(total[s] / n, round(correct[s]) / n) for s in range(S)]
 
     def weights(self, index: int) -> dict[str, torch.Tensor]:
-        """Seed seeds[index]'s parameters, named as in its model's state dict."""
+        """A copy of seed seeds[index]'s parameters, named as in its model's state dict."""
         prefix = len("model.")
-        return {name[prefix:]: p[index].detach() for name, p in self.params.items()}
+        return {name[prefix:]: p[index].detach().clone() for name, p in self.params.items()}
 
 
 def _stack(batches: Sequence[Batch]) -> Batch:
