@@ -73,7 +73,8 @@ class OneSeed:
         return [self.learner.evaluate(split)]
 
     def weights(self, index: int) -> dict[str, Any]:
-        return self.learner.weights()
+        # NumpyLearner's may share memory with the live weights: copied, as the protocol says
+        return {name: value.clone() for name, value in self.learner.weights().items()}
 
 
 @dataclass

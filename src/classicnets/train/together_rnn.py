@@ -1,13 +1,14 @@
 """S recurrent classifiers of one configuration trained at once through torch.func.vmap.
 
-The seeds' parameters are stacked along a leading axis (W_hh (S, G, H), ...); one step is
-vmap(grad(loss)) over them, with the model called by torch.func.functional_call on each
-seed's slice, then each seed's gradient clipped by its own global norm and RMSprop applied to
-the stacked tensors (elementwise, so each seed's update is the one torch.optim.RMSprop makes
-on its own). The model runs the cell's own equations (RNNClassifier.forward_with_states,
-the autograd reference of models/rnn.py), not the written-out bptt.py path, whose in-place
-buffers vmap cannot batch: the two agree to rounding (tests/test_rnn.py), which is what
-separates a stacked run from the separate ones (tests/test_together.py).
+The seeds' parameters are stacked along a leading axis (W_hh (S, G, H), ...); one step is a
+forward vmapped over them (torch.func.functional_call on each seed's slice), autograd's
+backward through the batched ops it recorded, then each seed's gradient clipped by its own
+global norm and RMSprop applied to the stacked tensors (elementwise, so each seed's update is
+the one torch.optim.RMSprop makes on its own). The model runs the cell's own equations
+(RNNClassifier.forward_with_states, the autograd reference of models/rnn.py), not the
+written-out bptt.py path, whose in-place buffers vmap cannot batch: the two agree to rounding
+(tests/test_rnn.py), which is what separates a stacked run from the separate ones
+(tests/test_together.py).
 
 Made from the ClassifierLearners of the S separate runs (rnn-palindrome's build, seed by
 seed): their initial weights, their optimizer's settings, their sources (each seed's own
@@ -57,8 +58,8 @@ def _refuse(learners: Sequence[ClassifierLearner]) -> str | None:
             return "RMSprop must be neither centered nor maximizing"
         if ln.schedule is not None or ln.average is not None or ln.mirror is not None:
             return "no learning-rate schedule, weight average (--ema) or --tta"
-        if ln.ranks is not None:
-            return "not data-parallel"
+        if ln.ranks is not None or ln.device.type != "cpu":
+            return "on the CPU, not data-parallel (a GPU's runs step in bf16 autocast)"
         if _but_seed(ln.keys) != _but_seed(first.keys):
             return "the seeds must share every key but the seed"
     return None
