@@ -1,14 +1,15 @@
 """Every benchmark in benchmarks/, in one run, in one table.
 
-What is run: the `suite(size)` of mlp_toy.py, cnn.py, rnn.py and sweep_workers.py (each also
-runs alone: python3 benchmarks/NAME.py). A suite gives `one_round(r)`, which times each of its
-contenders once (its own rotation inside), and the rows to print: a thing of ours and the peer
-it is compared with. The rounds interleave the benchmarks: round 1 of each, then round 2 of
-each, ..., the benchmark that goes first rotating, so that the drift of this shared machine hits
-all alike. The float32 matrix-multiply peak (one thread, (1024 x 1024) @ (1024 x 1024), best of
-3) is measured in every round as well, and its median printed in the header. Threads: one (the
-BLAS variables, and torch's for every suite but the CNN, which uses the two the CPU has; each
-suite's THREADS is set before each of its rounds).
+What is run: the `suite(size)` of mlp_toy.py, cnn.py, rnn.py, sweep_workers.py and seeds.py
+(each also runs alone: python3 benchmarks/NAME.py). A suite gives `one_round(r)`, which times
+each of its contenders once (its own rotation inside), and the rows to print: a thing of ours
+and the peer it is compared with. The rounds interleave the benchmarks: round 1 of each, then
+round 2 of each, ..., the benchmark that goes first rotating, so that the drift of this shared
+machine hits all alike. The float32 matrix-multiply peak (one thread,
+(1024 x 1024) @ (1024 x 1024), best of 3) is measured in every round as well, and its median
+printed in the header.
+Threads: one (the BLAS variables, and torch's for every suite but the CNN, which uses the two
+the CPU has; each suite's THREADS is set before each of its rounds).
 
 Printed: one markdown table, a row per (benchmark, thing, peer): the median over rounds of
 each one's time per unit (the unit in the cell), ratio = peer's median time / thing's median
@@ -36,7 +37,7 @@ import time  # noqa: E402
 
 import torch  # noqa: E402
 
-BENCHMARKS = ("mlp_toy", "cnn", "rnn", "sweep_workers")  # the scripts in benchmarks/
+BENCHMARKS = ("mlp_toy", "cnn", "rnn", "sweep_workers", "seeds")  # the scripts in benchmarks/
 
 
 def matmul_gflops(n: int = 1024, repeats: int = 3) -> float:

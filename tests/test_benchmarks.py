@@ -92,6 +92,22 @@ def test_cnn_benchmark_quick_measures_ours_bare_and_dataloader(tmp_path):
     assert "ours/bare" in stdout and "GFLOP/s" in stdout
 
 
+def test_seeds_benchmark_quick_times_every_workload_both_ways_and_their_difference(tmp_path):
+    result, stdout = _quick("seeds", tmp_path)
+    assert result["seeds"] == 2 and result["rounds"] == 1 and result["size"] == "smoke"
+    workloads = result["workloads"]
+    assert set(workloads) == {"mlp", "rnn", "lstm", "lstm128"}
+    for key, row in workloads.items():
+        for name in ("separate_s", "together_s", "speedup"):
+            assert math.isfinite(row[name]) and row[name] > 0, (key, row)
+        # float32 RNNs round differently each way; nothing more than that
+        assert row["max_diff_metrics"] < 1e-3 and row["max_diff_weights"] < 1e-3, (key, row)
+    mlp = workloads["mlp"]  # float64: the stacked MLP is the separate runs to the rounding
+    assert mlp["max_diff_metrics"] <= 1e-10 and mlp["max_diff_weights"] <= 1e-10
+    assert "| workload | separate runs (median) |" in stdout and "speed-up" in stdout
+    assert "python3 benchmarks/seeds.py --quick" in stdout and "load average" in stdout
+
+
 @pytest.mark.slow
 def test_run_all_prints_one_table_with_every_benchmark_row_and_the_matmul_peak(tmp_path):
     out = tmp_path / "all.json"
@@ -105,14 +121,16 @@ def test_run_all_prints_one_table_with_every_benchmark_row_and_the_matmul_peak(t
     assert proc.returncode == 0, proc.stderr
     result = json.loads(out.read_text())
     rows = result["rows"]
-    assert {r["benchmark"] for r in rows} == {"mlp_toy", "cnn", "rnn", "sweep_workers"}
+    assert {r["benchmark"] for r in rows} == {"mlp_toy", "cnn", "rnn", "sweep_workers", "seeds"}
     peers = {(r["benchmark"], r["peer"]) for r in rows}
     for peer in ("nn.RNN", "nn.LSTM", "nn.GRU", "matrix-multiply bound"):
         assert ("rnn", peer) in peers
     assert ("mlp_toy", "scikit-learn MLPClassifier float64") in peers
     assert ("sweep_workers", "1 worker") in peers
     assert len([r for r in rows if r["benchmark"] == "cnn"]) == 2  # bare and DataLoader
-    assert len(rows) == 11
+    assert ("seeds", "2 separate runs") in peers
+    assert len([r for r in rows if r["benchmark"] == "seeds"]) == 4  # mlp, rnn, lstm, lstm128
+    assert len(rows) == 15
     for r in rows:
         for key in ("thing_median", "peer_median", "ratio"):
             assert math.isfinite(r[key]) and r[key] > 0, r

@@ -39,12 +39,14 @@ class NumpyLearner:
             data.X_train.astype(dtype),
             one_hot(data.y_train, data.num_classes, dtype),
         )
-        self._eval = {
+        # What each split's evaluation reads (X cast to the model's dtype, integer labels);
+        # train/together.py stacks the seeds' own.
+        self.eval_data = {
             "train": (self.train_data[0], data.y_train),
             "test": (data.X_test.astype(dtype), data.y_test),
         }
         if data.X_val is not None:
-            self._eval["val"] = (data.X_val.astype(dtype), data.y_val)
+            self.eval_data["val"] = (data.X_val.astype(dtype), data.y_val)
         self.optimizer = SGD(model.flat_params, model.flat_grads, learning_rate)
 
     def epoch_batches(self, seed: int, epoch: int, batch_size: int):
@@ -60,7 +62,7 @@ class NumpyLearner:
         return self.optimizer.learning_rate
 
     def evaluate(self, split: str) -> tuple[float, float]:
-        X, y = self._eval[split]
+        X, y = self.eval_data[split]
         Z = self.model.logits(X)
         return log_softmax_loss(Z, y), float((Z.argmax(axis=1) == y).mean())
 
