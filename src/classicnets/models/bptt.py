@@ -8,8 +8,7 @@ in place, into buffers a `Workspace` keeps between steps, through views made onc
   * rnn, gru: the input projection of all T steps is one product before the loop.
   * lstm: each step is one product of the row [h_t-1, x_t, 1] with [W_hh, W_hx, b]^T, h_t
     written into the next step's row: no (T, B, 4H) projection to write and read back, and
-    the weight gradient is one product for all three. The gate blocks run i, f, o, g there
-    (torch's are i, f, g, o): the three sigmoids are one pass over contiguous columns.
+    the three weight gradients are one product.
 models/rnn.py holds the cells' equations (the reference these functions are tested against)
 and uses these for training.
 """
@@ -116,49 +115,47 @@ class RNNThroughTime(torch.autograd.Function):
         return dX, dW_hx, dW_hh, db, None, None
 
 
-LSTM_ORDER = [0, 1, 3, 2]  # torch's gate blocks i, f, g, o -> ours i, f, o, g (and back)
-
-
 class LSTMThroughTime(torch.autograd.Function):
     @staticmethod
     def forward(ctx, X, W_hx, W_hh, b, ws, keep):  # X (T, B, F), b = b_hx + b_hh -> h_T
         T, B, F_ = X.shape
         H = W_hh.shape[1]
         K = H + F_ + 1
-        # V[t] = [h_t-1, x_t, 1] (B, K); W^T (K, 4H): the gates of step t are V[t] @ W^T
-        V, A, C, TC = ws.take(X, V=(T + 1, B, K), A=(T, B, 4 * H), C=(T + 1, B, H), TC=(T, B, H))
+        # V[t] = [h_t-1, x_t, 1] (B, K), W^T = [W_hh, W_hx, b]^T (K, 4H): step t's gates V[t] W^T
+        V, WT, A, C, TC = ws.take(
+            X, V=(T + 1, B, K), WT=(K, 4 * H), A=(T, B, 4 * H), C=(T + 1, B, H), TC=(T, B, H)
+        )
         V[0, :, :H].zero_()  # h_0 = 0
         V[:T, :, H:-1].copy_(X)
         V[:T, :, -1].fill_(1.0)
         C[0].zero_()  # c_0 = 0
-        W = torch.cat([W_hh, W_hx, b[:, None]], 1).view(4, H, K)[LSTM_ORDER]
-        WT = W.flatten(0, 1).t().contiguous()  # (K, 4H): a faster product than the view
+        WT[:H].copy_(W_hh.t())  # contiguous: a faster product than the transposed view
+        WT[H:-1].copy_(W_hx.t())
+        WT[-1].copy_(b)
         v, a, c, tc = V.unbind(0), A.unbind(0), C.unbind(0), TC.unbind(0)
         (h,) = _steps(V, slice(0, H))  # h[t + 1] = h_t, a view into row t + 1
-        i, f, o, g = _steps(A, *(slice(k * H, (k + 1) * H) for k in range(4)))
-        sig = A[..., : 3 * H].unbind(0)  # i, f, o side by side
+        i_f, i, f, g, o = _steps(A, slice(0, 2 * H), *(slice(k * H, (k + 1) * H) for k in range(4)))
         for t in range(T):
             torch.mm(v[t], WT, out=a[t])  # (B, 4H) pre-activations
-            sig[t].sigmoid_()  # i, f, o
+            i_f[t].sigmoid_()  # i and f, side by side
             g[t].tanh_()
+            o[t].sigmoid_()
             torch.mul(i[t], g[t], out=c[t + 1])
             c[t + 1].addcmul_(f[t], c[t])  # c_t = f c_t-1 + i g
             torch.mul(o[t], torch.tanh(c[t + 1], out=tc[t]), out=h[t + 1])  # h_t = o tanh(c_t)
-        _keep(ctx, ws, keep, (W_hx, W_hh, WT), V=V, A=A, C=C, TC=TC)
+        _keep(ctx, ws, keep, (W_hx, W_hh), V=V, WT=WT, A=A, C=C, TC=TC)
         return h[T].clone()
 
     @staticmethod
     def backward(ctx, dh_T):
-        W_hx, W_hh, WT, V, A, C, TC = ctx.saved_tensors
+        W_hx, W_hh, V, WT, A, C, TC = ctx.saved_tensors
         T, B, G = A.shape
         H = G // 4
-        W = WT[:H].t().contiguous()  # (4H, H) W_hh in our gate order: dh_t-1 = dG_t W
         dG, dc, dh, tmp = ctx.ws.take(A, dZ=A.shape, dc=dh_T.shape, dh=dh_T.shape, tmp=dh_T.shape)
         dh.copy_(dh_T)
-        blocks = [slice(k * H, (k + 1) * H) for k in range(4)]
-        i, f, o, g = _steps(A, *blocks)
-        di, df, do, dg = _steps(dG, *blocks)
-        sig, dsig = A[..., : 3 * H].unbind(0), dG[..., : 3 * H].unbind(0)
+        blocks = (slice(0, 2 * H), *(slice(k * H, (k + 1) * H) for k in range(4)))
+        i_f, i, f, g, o = _steps(A, *blocks)
+        di_f, di, df, dg, do = _steps(dG, *blocks)
         c, tc, dG_ = C.unbind(0), TC.unbind(0), dG.unbind(0)
         for t in range(T - 1, -1, -1):
             # dc_t = dh_t o (1 - tanh^2 c_t) + dc_t+1 f_t+1
@@ -167,21 +164,19 @@ class LSTMThroughTime(torch.autograd.Function):
                 dc.copy_(tmp)
             else:
                 torch.addcmul(tmp, dc, f[t + 1], out=dc)
-            torch.mul(dh, tc[t], out=do[t])
             torch.mul(dc, g[t], out=di[t])
             torch.mul(dc, c[t], out=df[t])
             torch.mul(dc, i[t], out=dg[t])
-            sigmoid_backward(dsig[t], sig[t], grad_input=dsig[t])  # i, f, o at once
+            torch.mul(dh, tc[t], out=do[t])
+            sigmoid_backward(di_f[t], i_f[t], grad_input=di_f[t])  # i and f at once
             tanh_backward(dg[t], g[t], grad_input=dg[t])
+            sigmoid_backward(do[t], o[t], grad_input=do[t])
             if t:
-                torch.mm(dG_[t], W, out=dh)  # dL/dh_t-1
-        # dL/d[W_hh, W_hx, b]^T = sum_t V[t]^T dG_t: one product, then torch's gate order
-        dWT = torch.mm(V[:T].flatten(0, 1).t(), dG.flatten(0, 1))  # (K, 4H)
-        dW = dWT.t().reshape(4, H, -1)[LSTM_ORDER].flatten(0, 1)  # (4H, K), i, f, g, o
-        dX = None
-        if ctx.needs_input_grad[0]:
-            dX = torch.mm(dG.flatten(0, 1), WT[H:-1].t()).view(T, B, -1)
-        ctx.ws.give(V=V, A=A, C=C, TC=TC, dZ=dG, dc=dc, dh=dh, tmp=tmp)
+                torch.mm(dG_[t], W_hh, out=dh)  # dL/dh_t-1
+        # dL/d[W_hh, W_hx, b] = sum_t dG_t^T V[t]: one product for all three
+        dW = torch.mm(dG.flatten(0, 1).t(), V[:T].flatten(0, 1))  # (4H, K)
+        dX = torch.mm(dG.flatten(0, 1), W_hx).view(T, B, -1) if ctx.needs_input_grad[0] else None
+        ctx.ws.give(V=V, WT=WT, A=A, C=C, TC=TC, dZ=dG, dc=dc, dh=dh, tmp=tmp)
         return dX, dW[:, H:-1], dW[:, :H], dW[:, -1], None, None
 
 
