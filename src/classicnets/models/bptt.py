@@ -32,6 +32,7 @@ class Workspace:
 
     def __init__(self):
         self.free: dict[str, torch.Tensor] = {}
+        self.views: dict[tuple, tuple[torch.Tensor, list]] = {}
 
     def take(self, like: torch.Tensor, **shapes: tuple[int, ...]) -> list[torch.Tensor]:
         buffers = []
@@ -46,6 +47,17 @@ class Workspace:
     def give(self, **buffers: torch.Tensor) -> None:
         self.free.update(buffers)
 
+    def steps(self, name: str, buf: torch.Tensor, *columns: tuple[int, int]) -> list[tuple]:
+        """For each (a, b) in columns, the T views buf[t, ..., a:b] of the kept buffer `name`
+        (without columns: the T views buf[t]). Each view costs about a microsecond to make,
+        a few hundred a step, so they are made once per buffer and kept with it."""
+        key = (name, columns)
+        kept = self.views.get(key)
+        if kept is None or kept[0] is not buf:
+            parts = [buf[..., a:b] for a, b in columns] if columns else [buf]
+            kept = self.views[key] = (buf, [part.unbind(0) for part in parts])
+        return kept[1]
+
 
 def _keep(ctx, ws: Workspace, keep: bool, saved: tuple, **buffers: torch.Tensor) -> None:
     """Save the weights and the forward's buffers for backward, or give the buffers back."""
@@ -54,12 +66,6 @@ def _keep(ctx, ws: Workspace, keep: bool, saved: tuple, **buffers: torch.Tensor)
         ctx.save_for_backward(*saved, *buffers.values())
     else:
         ws.give(**buffers)
-
-
-def _steps(Z: torch.Tensor, *columns: slice) -> list[tuple[torch.Tensor, ...]]:
-    """Z (T, ...) -> for each slice of the last dimension, its T per-step views, made by one
-    unbind each rather than T Python-level index operations."""
-    return [Z[..., c].unbind(0) for c in columns]
 
 
 def _project(ws: Workspace, X: torch.Tensor, W: torch.Tensor, b: torch.Tensor):
@@ -94,7 +100,7 @@ class RNNThroughTime(torch.autograd.Function):
     @staticmethod
     def forward(ctx, X, W_hx, W_hh, b, ws, keep):  # X (T, B, F), b = b_hx + b_hh -> h_T (B, H)
         X1, Hs = _project(ws, X, W_hx, b)  # (T, B, H): pre-activations, then h_t in place
-        W, hs = W_hh.t().contiguous(), Hs.unbind(0)  # (a contiguous W_hh^T: a faster product)
+        W, (hs,) = W_hh.t().contiguous(), ws.steps("Z", Hs)  # (a contiguous W_hh^T: faster)
         hs[0].tanh_()
         for t in range(1, len(hs)):
             hs[t].addmm_(hs[t - 1], W).tanh_()  # h_t = tanh(W_hx x_t + b + W_hh h_t-1)
@@ -105,7 +111,7 @@ class RNNThroughTime(torch.autograd.Function):
     def backward(ctx, dh):  # dh = dL/dh_T (B, H)
         W_hx, W_hh, X1, Hs = ctx.saved_tensors
         dZ, dh_ = ctx.ws.take(Hs, dZ=Hs.shape, dh=dh.shape)  # dL/d(pre-activation), every step
-        hs, dz = Hs.unbind(0), dZ.unbind(0)
+        ((hs,), (dz,)) = ctx.ws.steps("Z", Hs), ctx.ws.steps("dZ", dZ)
         for t in range(len(hs) - 1, -1, -1):
             tanh_backward(dh, hs[t], grad_input=dz[t])
             if t:
@@ -114,6 +120,10 @@ class RNNThroughTime(torch.autograd.Function):
         dW_hh = _product_over_time(dZ[1:], Hs[:-1])
         ctx.ws.give(X1=X1, Z=Hs, dZ=dZ, dh=dh_)
         return dX, dW_hx, dW_hh, db, None, None
+
+
+def LSTM_BLOCKS(H: int) -> list[tuple[int, int]]:
+    return [(k * H, (k + 1) * H) for k in range(4)]  # torch's gate blocks i, f, g, o
 
 
 class LSTMThroughTime(torch.autograd.Function):
@@ -133,9 +143,9 @@ class LSTMThroughTime(torch.autograd.Function):
         WT[:H].copy_(W_hh.t())  # contiguous: a faster product than the transposed view
         WT[H:-1].copy_(W_hx.t())
         WT[-1].copy_(b)
-        v, a, c, tc = V.unbind(0), A.unbind(0), C.unbind(0), TC.unbind(0)
-        (h,) = _steps(V, slice(0, H))  # h[t + 1] = h_t, a view into row t + 1
-        i_f, i, f, g, o = _steps(A, slice(0, 2 * H), *(slice(k * H, (k + 1) * H) for k in range(4)))
+        v, h = ws.steps("V", V, (0, K), (0, H))  # h[t + 1] = h_t, a view into row t + 1
+        (c,), (tc,) = ws.steps("C", C), ws.steps("TC", TC)
+        a, i_f, i, f, g, o = ws.steps("A", A, (0, 4 * H), (0, 2 * H), *LSTM_BLOCKS(H))
         for t in range(T):
             torch.mm(v[t], WT, out=a[t])  # (B, 4H) pre-activations
             i_f[t].sigmoid_()  # i and f, side by side
@@ -154,10 +164,9 @@ class LSTMThroughTime(torch.autograd.Function):
         H = G // 4
         dG, dc, dh, tmp = ctx.ws.take(A, dZ=A.shape, dc=dh_T.shape, dh=dh_T.shape, tmp=dh_T.shape)
         dh.copy_(dh_T)
-        blocks = (slice(0, 2 * H), *(slice(k * H, (k + 1) * H) for k in range(4)))
-        i_f, i, f, g, o = _steps(A, *blocks)
-        di_f, di, df, dg, do = _steps(dG, *blocks)
-        c, tc, dG_ = C.unbind(0), TC.unbind(0), dG.unbind(0)
+        _, i_f, i, f, g, o = ctx.ws.steps("A", A, (0, 4 * H), (0, 2 * H), *LSTM_BLOCKS(H))
+        dG_, di_f, di, df, dg, do = ctx.ws.steps("dZ", dG, (0, 4 * H), (0, 2 * H), *LSTM_BLOCKS(H))
+        (c,), (tc,) = ctx.ws.steps("C", C), ctx.ws.steps("TC", TC)
         for t in range(T - 1, -1, -1):
             # dc_t = dh_t o (1 - tanh^2 c_t) + dc_t+1 f_t+1
             tanh_backward(torch.mul(dh, o[t], out=tmp), tc[t], grad_input=tmp)
@@ -190,9 +199,9 @@ class GRUThroughTime(torch.autograd.Function):
         Hs, Gh = ws.take(Gx, Hs=(T + 1, B, H), Gh=Gx.shape)  # h_t; W_hh h_t-1 + b_hh
         Hs[0].zero_()  # h_0 = 0
         W = W_hh.t().contiguous()  # (H, 3H): a faster product than the transposed view
-        h, gh = Hs.unbind(0), Gh.unbind(0)
-        rz, r, z, n = _steps(Gx, slice(0, 2 * H), slice(0, H), slice(H, 2 * H), slice(2 * H, None))
-        gh_rz, gh_n = _steps(Gh, slice(0, 2 * H), slice(2 * H, None))
+        (h,) = ws.steps("Hs", Hs)
+        gh, gh_rz, gh_n = ws.steps("Gh", Gh, (0, 3 * H), (0, 2 * H), (2 * H, 3 * H))
+        rz, r, z, n = ws.steps("Z", Gx, (0, 2 * H), (0, H), (H, 2 * H), (2 * H, 3 * H))
         for t in range(T):
             if t:
                 torch.addmm(b_hh, h[t], W, out=gh[t])
@@ -209,10 +218,10 @@ class GRUThroughTime(torch.autograd.Function):
         W_hx, W_hh, X1, Gx, Hs, Gh = ctx.saved_tensors
         H = W_hh.shape[1]
         dGh, dN = ctx.ws.take(Gh, dZ=Gh.shape, dN=(len(Gx), *dh.shape))  # dN: dL/d(n's input)
-        r, z, n = _steps(Gx, *(slice(k * H, (k + 1) * H) for k in range(3)))
-        dr, dz, dhn = _steps(dGh, *(slice(k * H, (k + 1) * H) for k in range(3)))
-        (ghn,) = _steps(Gh, slice(2 * H, None))
-        h, dn, dgh = Hs.unbind(0), dN.unbind(0), dGh.unbind(0)
+        _, r, z, n = ctx.ws.steps("Z", Gx, (0, 2 * H), (0, H), (H, 2 * H), (2 * H, 3 * H))
+        _, _, ghn = ctx.ws.steps("Gh", Gh, (0, 3 * H), (0, 2 * H), (2 * H, 3 * H))
+        dgh, dr, dz, dhn = ctx.ws.steps("dZ", dGh, (0, 3 * H), (0, H), (H, 2 * H), (2 * H, 3 * H))
+        ((h,), (dn,)) = ctx.ws.steps("Hs", Hs), ctx.ws.steps("dN", dN)
         for t in range(len(Gx) - 1, -1, -1):
             tanh_backward(torch.addcmul(dh, dh, z[t], value=-1), n[t], grad_input=dn[t])
             sigmoid_backward(dh * (h[t] - n[t]), z[t], grad_input=dz[t])
