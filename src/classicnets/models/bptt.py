@@ -147,7 +147,10 @@ class LSTMThroughTime(torch.autograd.Function):
         (c,), (tc,) = ws.steps("C", C), ws.steps("TC", TC)
         a, i_f, i, f, g, o = ws.steps("A", A, (0, 4 * H), (0, 2 * H), *LSTM_BLOCKS(H))
         for t in range(T):
-            torch.mm(v[t], WT, out=a[t])  # (B, 4H) pre-activations
+            if t:
+                torch.mm(v[t], WT, out=a[t])  # (B, 4H) pre-activations
+            else:  # h_0 = 0: x_1's and the bias's part alone
+                torch.mm(v[0][:, H:], WT[H:], out=a[0])
             i_f[t].sigmoid_()  # i and f, side by side
             g[t].tanh_()
             o[t].sigmoid_()
