@@ -3,8 +3,8 @@ through time of the vanilla RNN, the LSTM and the GRU as autograd Functions.
 
 Every weight gradient is one matrix product over all steps, not T small ones summed by
 autograd; the loops do only what must be sequential (the recurrent product and the gates),
-in place, into buffers a `Workspace` keeps between steps, through views made once per call
-(each Python-level slice costs about a microsecond, a few hundred of them a step).
+in place, into buffers a `Workspace` keeps between steps, through per-step views it keeps
+with them (each Python-level slice costs about a microsecond, a few hundred of them a step).
   * rnn, gru: the input projection of all T steps is one product before the loop.
   * lstm: each step is one product of the row [h_t-1, x_t, 1] with [W_hh, W_hx, b]^T, h_t
     written into the next step's row: no (T, B, 4H) projection to write and read back, and
