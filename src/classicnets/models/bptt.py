@@ -74,7 +74,7 @@ def _project(ws: Workspace, X: torch.Tensor, W: torch.Tensor, b: torch.Tensor):
     contiguous: measured 2x faster a product than the transposed view)."""
     T, B, F_ = X.shape  # (T, B, F), time-major
     X1, Z = ws.take(X, X1=(T * B, F_ + 1), Z=(T, B, W.shape[0]))
-    X1[:, :F_].copy_(X.reshape(T * B, F_))
+    X1[:, :F_].view(T, B, F_).copy_(X)  # (X time-major as a view: one copy, not two)
     X1[:, F_].fill_(1.0)
     WbT = torch.cat([W, b[:, None]], 1).t().contiguous()  # (F+1, G)
     torch.mm(X1, WbT, out=Z.view(T * B, W.shape[0]))  # B may be 0
