@@ -91,9 +91,13 @@ def _project_backward(ctx, X1: torch.Tensor, W: torch.Tensor, dG: torch.Tensor):
 
 
 def _product_over_time(dG: torch.Tensor, Hs: torch.Tensor) -> torch.Tensor:
-    """dL/dW_hh = sum_t dG_t^T h_{t-1}: (T-1, B, G), (T-1, B, H) -> (G, H), as the transpose
-    of sum_t h_{t-1}^T dG_t (for G = 3H measured ~10% faster a product this way round)."""
-    return torch.mm(Hs.flatten(0, 1).t(), dG.flatten(0, 1)).t()
+    """dL/dW_hh = sum_t dG_t^T h_{t-1}: (T-1, B, G), (T-1, B, H) -> (G, H). For G = 3H as the
+    transpose of sum_t h_{t-1}^T dG_t: a product ~10% faster, more than autograd's copy of the
+    transpose costs; for G = H either way round is as fast, and this one needs no copy."""
+    dG, Hs = dG.flatten(0, 1), Hs.flatten(0, 1)
+    if dG.shape[1] > Hs.shape[1]:
+        return torch.mm(Hs.t(), dG).t()
+    return torch.mm(dG.t(), Hs)
 
 
 class RNNThroughTime(torch.autograd.Function):
