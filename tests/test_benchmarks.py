@@ -78,7 +78,7 @@ def test_rnn_benchmark_quick_times_every_cell_against_torch_and_the_bound(tmp_pa
     assert result["bound_ms"] > 0 and result["gemm_gflops"] > 0
     for r in result["ratios"]:
         assert math.isfinite(r["ratio"]) and r["ratio"] > 0, r
-    for cell in ("nn.RNN", "nn.LSTM", "nn.GRU", "matrix-multiply bound"):
+    for cell in ("nn.RNN", "nn.LSTM", "nn.GRU", "matrix-multiply bound", "tanh_backward"):
         assert cell in stdout
 
 
@@ -123,7 +123,7 @@ def test_run_all_prints_one_table_with_every_benchmark_row_and_the_matmul_peak(t
     rows = result["rows"]
     assert {r["benchmark"] for r in rows} == {"mlp_toy", "cnn", "rnn", "sweep_workers", "seeds"}
     peers = {(r["benchmark"], r["peer"]) for r in rows}
-    for peer in ("nn.RNN", "nn.LSTM", "nn.GRU", "matrix-multiply bound"):
+    for peer in ("nn.RNN", "nn.LSTM", "nn.GRU", "bound: products + tanh passes"):
         assert ("rnn", peer) in peers
     assert ("mlp_toy", "scikit-learn MLPClassifier float64") in peers
     assert ("sweep_workers", "1 worker") in peers

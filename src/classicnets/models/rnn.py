@@ -11,12 +11,12 @@ Two ways through time, one set of equations:
   * `Cell.forward(gx, state)` is one step of the cell's equations in autograd ops, given
     gx = W_hx x_t + b_hx; `Cell.states(X)` loops it, so that every h_t is a node of the graph
     (the gradient flow over time is measured on these).
-  * `Cell.last_state(X)` is the training path: the input projection of all T steps is one
-    matrix product before the loop, the loop does only the recurrent product and the gates
-    (in place, into buffers), and the backward pass through time is written out as well
-    (the `*ThroughTime` functions of bptt.py), so each weight gradient is one matrix product
-    over all steps, not T small ones summed by autograd.
-    benchmarks/rnn.py times it against the fused modules.
+  * `Cell.last_state(X)` is the training path: the loop does only the recurrent product and
+    the gates (in place, into buffers), the input's share is one matrix product for all T
+    steps (rnn, gru) or joins the recurrent one ([h_t-1, x_t, 1] times [W_hh, W_hx, b]^T,
+    lstm), and the backward pass through time is written out as well (the `*ThroughTime`
+    functions of bptt.py), so each weight gradient is one matrix product over all steps, not
+    T small ones summed by autograd. benchmarks/rnn.py times it against the fused modules.
 """
 
 from __future__ import annotations
