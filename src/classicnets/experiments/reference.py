@@ -110,7 +110,34 @@ class Reference:
 # and for the other kinds: conclusion=Ranking("adam at lr 0.0001", "adam at lr 1e-05",
 # 0.003, True) (cnn-optimizers, resnet-optimizers, rnn-images-grid; mlp-vs-cnn names "cnn"
 # or "mlp"), conclusion=Parity({"moons": True, "circles": True}) (mlp-toy-compare).
-REFERENCES: tuple[Reference, ...] = ()
+REFERENCES: tuple[Reference, ...] = (
+    Reference(
+        sweep="mlp-toy-compare",
+        keys={},
+        seeds=3,
+        sized=FULL,
+        date="2026-12-07",
+        command="classicnets sweep mlp-toy-compare --seeds 3 --workers 2",
+        conclusion=Parity({"moons": True, "circles": True, "classification": True}),
+    ),
+    Reference(
+        sweep="cnn-optimizers",
+        keys={
+            "dataset": "fashion-mnist",
+            "width": "0.125",
+            "train_samples": "4000",
+            "test_samples": "2000",
+            "epochs": "3",
+        },
+        seeds=3,
+        sized=TWO_CORES + ": 4,000 Fashion-MNIST images for 3 epochs at an eighth of the width, "
+        "not CIFAR-10 at full width (31 minutes on 2 cores beside other jobs)",
+        date="2026-12-07",
+        command="classicnets sweep cnn-optimizers --dataset fashion-mnist --width 0.125 "
+        "--train_samples 4000 --test_samples 2000 --epochs 3 --seeds 3",
+        conclusion=Ranking("adam at lr 0.001", "adagrad at lr 0.001", 0.71, False),
+    ),
+)
 
 
 def reference(sweep: str, references: tuple[Reference, ...] | None = None) -> Reference | None:
