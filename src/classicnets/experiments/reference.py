@@ -137,6 +137,23 @@ REFERENCES: tuple[Reference, ...] = (
         "--train_samples 4000 --test_samples 2000 --epochs 3 --seeds 3",
         conclusion=Ranking("adam at lr 0.001", "adagrad at lr 0.001", 0.71, False),
     ),
+    Reference(
+        sweep="mlp-vs-cnn",
+        keys={
+            "dataset": "fashion-mnist",
+            "width": "0.25",
+            "train_samples": "20000",
+            "test_samples": "5000",
+            "epochs": "3",
+        },
+        seeds=3,
+        sized=TWO_CORES + ": 20,000 images for 3 epochs and a quarter-width CNN, not the "
+        "defaults' full training set and full width (13 minutes on 2 cores beside other jobs)",
+        date="2026-12-07",
+        command="classicnets sweep mlp-vs-cnn --dataset fashion-mnist --width 0.25 "
+        "--train_samples 20000 --test_samples 5000 --epochs 3 --seeds 3",
+        conclusion=Ranking("mlp", "cnn", 0.048, True),
+    ),
 )
 
 
