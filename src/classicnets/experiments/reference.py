@@ -154,6 +154,18 @@ REFERENCES: tuple[Reference, ...] = (
         "--train_samples 20000 --test_samples 5000 --epochs 3 --seeds 3",
         conclusion=Ranking("mlp", "cnn", 0.048, True),
     ),
+    Reference(
+        sweep="rnn-lengths",
+        keys={"patience": "10"},
+        seeds=3,
+        sized=TWO_CORES + ": the defaults' 5,000 steps of 128 palindromes, each run stopped "
+        "once 10 evaluations (1,000 steps) bring no better validation accuracy, not the full "
+        "suite's 10,000 steps (61 minutes on one core beside other jobs); a vanilla RNN still "
+        "at chance after 1,000 steps is stopped there",
+        date="2026-12-07",
+        command="classicnets sweep rnn-lengths --seeds 3 --patience 10",
+        conclusion=Falls({"rnn": 15, "lstm": None, "gru": None}),
+    ),
 )
 
 
