@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,7 @@ def time_to_accuracy_figure(
     ax.grid(alpha=0.3)
     if recipes:
         ax.legend(fontsize=8)
-    ax.set_title(title)
+    ax.set_title(textwrap.fill(title, 70), fontsize=9)  # a long command wraps
     return fig
 
 
