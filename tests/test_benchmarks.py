@@ -166,9 +166,13 @@ def test_recipe_benchmark_trains_recipes_in_rounds_and_prints_the_table(tmp_path
     assert [(r["recipe"], r["seed"]) for r in rows] == [("base", 3), ("ema", 3)]
     for r in rows:
         assert 0 <= r["test_at_best_val"] <= 1 and 0 <= r["best_val"] <= 1
-    table = [line for line in out.splitlines() if line.startswith("| ")]
+    runs, summary = out.split("\n\n| recipe | n |")  # the per-run table, then the summary
+    table = [line for line in runs.splitlines() if line.startswith("| ")]
     assert table[0].startswith("| recipe | seed | status | best val acc | test acc at best val")
     assert len(table) == 1 + 2 and table[1].startswith("| base | 3 | completed |")
+    per_recipe = [line for line in summary.splitlines() if line.startswith("| ")]  # no header
+    assert [line.split(" | ")[:2] for line in per_recipe] == [["| base", "1"], ["| ema", "1"]]
+    assert "| not tested (n < 2) |" in per_recipe[1]
     assert (tmp_path / "r" / "time_to_accuracy.png").stat().st_size > 10_000
     ema = json.loads((tmp_path / "r" / "ema" / "seed3" / "config.json").read_text())
     assert ema["ema"] == 0.9 and ema["seed"] == 3
