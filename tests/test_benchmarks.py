@@ -138,6 +138,7 @@ def test_run_all_prints_one_table_with_every_benchmark_row_and_the_matmul_peak(t
     assert result["peak_gflops"] > 0
 
     lines = proc.stdout.splitlines()
+    assert not [line for line in lines if "completed, " in line]  # no sweep's trial lines
     header = next(i for i, line in enumerate(lines) if line.startswith("| benchmark |"))
     body = lines[header + 2 : header + 2 + len(rows)]
     assert all(line.count("|") == 8 and "×" in line for line in body), body
@@ -259,3 +260,44 @@ def test_recipe_summary_gives_mean_sd_and_welch_against_the_first_recipe():
     assert "| 21.0 ± 1.0 | 3 of 3 |" in lines[3]
     assert "| +0.00 points: cannot tell, p = 1 | — | 0 of 3 |" in lines[4]
     assert "| 0.9900 | not tested (n < 2) | 5.0 | 1 of 1 |" in lines[5]
+
+
+def _script(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_datasets_benchmark_trains_both_budgets_beside_the_peer_and_prints_the_table(
+    tmp_path, capsys
+):
+    datasets = _script("datasets")
+    argv = ["--quick", "--experiments", "mlp-images,rnn-images", "--out", str(tmp_path)]
+    assert datasets.main(argv) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| scikit-learn's 8×8 digits")]
+    assert [row.split(" | ")[1] for row in rows] == ["mlp-images", "rnn-images"]
+    for row in rows:
+        cells = row.split(" | ")
+        planned, *ran = cells[5].replace(",", "").replace("(", "").replace(")", "").split()
+        assert int(planned) >= 600  # the automatic budget makes --min_updates updates
+        assert all(int(n) <= int(planned) for n in ran[0].split("–")) if ran else True
+        assert 0 < float(cells[8]) <= 100  # MLPClassifier's test accuracy, in %
+        assert cells[9] == "not tested (n < 2)"  # one seed: no verdict
+    fashion = [line for line in out.splitlines() if line.endswith(" | 1 |")]
+    assert len(fashion) == 3  # Fashion-MNIST keeps its passes in all three: k = 1
+    for way in ("passes", "auto"):
+        assert (tmp_path / "digits" / "mlp-images" / way / "seed0" / "summary.json").is_file()
+    assert datasets.main(argv) == 0  # again: the finished runs are read, not trained
+    again = capsys.readouterr().out
+    assert again.count("read digits") == 4 and "trained digits" not in again
+    assert [line for line in again.splitlines() if line in rows] == rows  # the same table
+
+
+def test_datasets_benchmark_refuses_an_unknown_data_set_in_one_line(capsys):
+    assert _script("datasets").main(["--datasets", "imagenet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--datasets imagenet" in err

@@ -48,10 +48,18 @@ def test_a_key_declared_by_two_groups_is_refused():
     assert str(caught.value) == "Bad: key 'count' is declared by two of its groups"
 
 
-def test_an_own_key_that_a_group_has_is_refused():
+def test_an_own_key_that_a_group_has_is_refused_in_another_type():
     with pytest.raises(TypeError) as caught:
-        config.define("Bad", COUNT, count=Key(int, 2, "how many, again"))
-    assert str(caught.value) == "Bad: key 'count' is in a group already; give a value"
+        config.define("Bad", COUNT, count=Key(float, 2.0, "how many, again"))
+    assert str(caught.value) == (
+        "Bad: key 'count' is a group's int; restate it with the same type, or give a value"
+    )
+
+
+def test_a_group_key_restated_in_its_type_takes_the_new_default_and_help():
+    Restated = config.define("Restated", COUNT, count=Key(int, 2, "how many: two here"))
+    field = next(f for f in dataclasses.fields(Restated) if f.name == "count")
+    assert (field.default, field.metadata["help"]) == (2, "how many: two here")
 
 
 def test_a_plain_default_for_a_key_no_group_has_is_refused():

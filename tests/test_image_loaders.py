@@ -496,7 +496,7 @@ def test_npz_vectors_stay_vectors(tmp_path: Path):
 
 
 def test_names():
-    assert IMAGE_DATASETS == ("cifar10", "mnist", "fashion-mnist", "digits")
+    assert IMAGE_DATASETS == ("cifar10", "mnist", "fashion-mnist", "digits", "mnist1d")
     assert all(len(CLASS_NAMES[name]) == 10 for name in IMAGE_DATASETS)
     assert CLASS_NAMES["fashion-mnist"][:2] == ("T-shirt/top", "Trouser")
 

@@ -46,7 +46,8 @@ Group = Mapping[str, Key]  # keys that experiments share, in the order --help li
 
 def define(name: str, /, *groups: Group, **own: Any) -> type:
     """A frozen dataclass of the groups' keys and its own: `own` maps a name to a Key (a key
-    of this experiment alone) or to a plain value (a new default for a group's key).
+    of this experiment alone, or a group's restated with the same type, when its help must
+    name this experiment's number) or to a plain value (a new default for a group's key).
 
     Refused here, as TypeError, is what could only fail later: a key declared twice, a
     default for a key no group has, a type the parser cannot read, a default its own check
@@ -60,9 +61,12 @@ def define(name: str, /, *groups: Group, **own: Any) -> type:
             keys[key_name] = key
     for key_name, value in own.items():
         if isinstance(value, Key):
-            if key_name in keys:
-                raise TypeError(f"{name}: key {key_name!r} is in a group already; give a value")
-            keys[key_name] = value
+            if key_name in keys and keys[key_name].type != value.type:
+                raise TypeError(
+                    f"{name}: key {key_name!r} is a group's {keys[key_name].type.__name__}; "
+                    "restate it with the same type, or give a value"
+                )
+            keys[key_name] = value  # its own, or a group's restated (its help names a number)
         elif key_name in keys:
             keys[key_name] = dataclasses.replace(keys[key_name], default=value)
         else:

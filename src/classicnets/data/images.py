@@ -1,5 +1,6 @@
 """Image data sets as uint8 arrays X (N, C, H, W) and int64 labels y (N,): CIFAR-10, MNIST,
-Fashion-MNIST, scikit-learn's 8x8 digits, or a user's .npz.
+Fashion-MNIST, scikit-learn's 8x8 digits, MNIST-1D's signals as 40x1 columns (data/signals.py),
+or a user's .npz.
 
 Files are read by parsers that cannot be made to run code: CIFAR-10's pickled batches by an
 unpickler that admits only NumPy's array reconstruction, IDX files by a strict header check.
@@ -18,13 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from classicnets.data import signals
 from classicnets.data.arrays import NPZ, ArrayData, is_npz, load_npz
 from classicnets.data.download import check_md5, mirror_url, safe_extract_tar
 from classicnets.data.download import download as fetch_file
 from classicnets.errors import UsageError, one_line, shown
 
-IMAGE_DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits")
-NUM_CLASSES = 10  # in each of the four
+IMAGE_DATASETS = ("cifar10", "mnist", "fashion-mnist", "digits", "mnist1d")
+NUM_CLASSES = 10  # in each of the five
 _DIGITS = tuple(str(k) for k in range(10))
 CLASS_NAMES: dict[str, tuple[str, ...]] = {
     "cifar10": (
@@ -36,6 +38,7 @@ CLASS_NAMES: dict[str, tuple[str, ...]] = {
         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     ),
     "digits": _DIGITS,
+    "mnist1d": _DIGITS,
 }  # fmt: skip
 
 # torchvision's datasets.MNIST/FashionMNIST(root=DATA_DIR) keep the four IDX files (.gz and
@@ -93,6 +96,8 @@ def load_images(
         return _load_npz_images(name[len(NPZ) :])
     if name == "digits":
         return _load_digits()
+    if name == "mnist1d":
+        return signals.load_mnist1d()
     if name == "cifar10":
         return _load_cifar10(data_dir, download, progress, mirror)
     if name in ("mnist", "fashion-mnist"):
@@ -114,7 +119,7 @@ def available(name: str, data_dir: Path, system_dirs=None) -> bool:
         )
     if name in ("mnist", "fashion-mnist"):
         return any(_find_idx(d) is not None for d in idx_dirs(name, data_dir, system_dirs))
-    return name == "digits"
+    return name == "digits" or (name == "mnist1d" and signals.installed())
 
 
 def idx_dirs(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from classicnets.data import images
+from classicnets.data import images, signals
 from classicnets.data.arrays import NPZ, ArrayData, is_npz
 from classicnets.errors import UsageError
 
@@ -30,9 +30,10 @@ class DataSet:
     class_names: tuple[str, ...]
     flip: bool  # a mirrored image is still of its class (not for digits: a mirrored 2 is none)
     sizes: tuple[int, int]  # (train, test) samples of the official split
-    shape: tuple[int, int, int]  # (C, H, W) of one image, stored as uint8
+    shape: tuple[int, int, int]  # (C, H, W) of one image
     how_to_get: str  # the fix, when it is missing
     available: Callable[[Path], bool]  # data_dir -> are its files there (nothing read)?
+    itemsize: int = 1  # bytes per stored value: uint8 images; MNIST-1D's signals are float32
 
 
 IMAGE_SETS: dict[str, DataSet] = {
@@ -74,6 +75,16 @@ IMAGE_SETS: dict[str, DataSet] = {
             "it ships with scikit-learn",
             lambda data_dir: True,
         ),
+        DataSet(
+            "mnist1d",
+            images.CLASS_NAMES["mnist1d"],
+            False,  # a mirrored signal is another template's
+            signals.SIZES,
+            signals.SHAPE,
+            signals.HOW_TO_GET,
+            lambda data_dir: signals.installed(),
+            itemsize=4,
+        ),
     )
 }
 
@@ -90,6 +101,7 @@ TITLES = {  # how a page names each set (a user's npz: by its path)
     "mnist": "MNIST",
     "fashion-mnist": "Fashion-MNIST",
     "digits": "scikit-learn's 8×8 digits",
+    "mnist1d": "MNIST-1D",
 }
 
 
@@ -170,7 +182,7 @@ def shape(name: str, data_dir: Path, download: bool) -> Shape:
         return Shape(data.X_train.shape[1:], data.num_classes, data.X_train.itemsize)
     sizes(name, data_dir, download)  # the checks: known, and here or to be downloaded
     dataset = IMAGE_SETS[name]
-    return Shape(dataset.shape, len(dataset.class_names), 1)
+    return Shape(dataset.shape, len(dataset.class_names), dataset.itemsize)
 
 
 def forget() -> None:

@@ -57,9 +57,12 @@ def random_crop_flip(
     """
     B, C, H, W = X.shape
     draws = torch.randint(0, 2 * pad + 1, (2, B), generator=generator).to(X.device)
-    padded = F.pad(X, (pad, pad, pad, pad))  # (B, C, H+2p, W+2p)
-    rows = draws[0][:, None] + torch.arange(H, device=X.device)  # (B, H)
-    cols = draws[1][:, None] + torch.arange(W, device=X.device)  # (B, W)
+    # A one-pixel-wide (or tall) signal is shifted along its length only: offsets on its
+    # short axis would move it into the padding. The draws stay the same either way.
+    pad_h, pad_w = (pad if side > 1 else 0 for side in (H, W))
+    padded = F.pad(X, (pad_w, pad_w, pad_h, pad_h))  # (B, C, H+2p, W+2p)
+    rows = draws[0][:, None] * (H > 1) + torch.arange(H, device=X.device)  # (B, H)
+    cols = draws[1][:, None] * (W > 1) + torch.arange(W, device=X.device)  # (B, W)
     batch = torch.arange(B, device=X.device)[:, None, None, None]
     channel = torch.arange(C, device=X.device)[None, :, None, None]
     out = padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]

@@ -19,7 +19,7 @@ from classicnets.experiments.spec import Experiment, Sweep
 
 GROUPS: tuple[tuple[str, str, Mapping[str, Key]], ...] = (
     ("image data", "mlp-images, cnn, resnet, rnn-images", keys.IMAGE),
-    ("training loop", "every experiment counted in epochs", keys.TRAINING),
+    ("training loop", "mlp-images, cnn, resnet, rnn-images", keys.TRAINING),
     ("optimizer", "every torch experiment but mlp-toy", keys.OPTIM),
     ("small-budget recipe", "mlp-images, cnn, resnet, rnn-images", keys.RECIPE),
     ("recurrent cell", "rnn-palindrome, rnn-images", keys.RECURRENT),
@@ -38,6 +38,12 @@ def _keys(pairs: Iterable[tuple[str, Any]]) -> str:
     return ", ".join(f"`{name}` {_cell(_value(value))}" for name, value in pairs)
 
 
+def _automatic(help_text: str) -> str:
+    """An automatic --epochs as its help says it (keys.auto_epochs): "0 = automatic: 40"."""
+    start = help_text.find("0 = automatic: ")
+    return help_text[start : help_text.index(",", start)] if start >= 0 else "0"
+
+
 def _shared() -> dict[str, Key]:
     return {name: key for _, _, group in GROUPS for name, key in group.items()}
 
@@ -49,7 +55,8 @@ def own_keys(experiment: Experiment) -> list[tuple[str, Any]]:
     for f in dataclasses.fields(experiment.config):
         key = shared.get(f.name)
         if key is None or key.help != f.metadata["help"] or key.default != f.default:
-            rows.append((f.name, f.default))
+            automatic = f.name == "epochs" and f.default == 0
+            rows.append((f.name, _automatic(f.metadata["help"]) if automatic else f.default))
     return rows
 
 
@@ -66,7 +73,10 @@ def markdown(
         lines.append(f"| `{e.name}` | {_cell(e.description)} | {_keys(own_keys(e))} |")
     lines += ["", "| shared keys | taken by | keys (default) |", "|---|---|---|"]
     for name, users, group in GROUPS:
-        lines.append(f"| {name} | {users} | {_keys((k, v.default) for k, v in group.items())} |")
+        defaults = [
+            (k, _automatic(v.help) if k == "epochs" else v.default) for k, v in group.items()
+        ]
+        lines.append(f"| {name} | {users} | {_keys(defaults)} |")
     lines += ["", "| sweep | what |", "|---|---|"]
     lines += [f"| `{s.name}` | {_cell(s.description)} |" for s in sweeps]
     lines += ["", "| suite | sweep | seeds | the keys that size it | sized for |"]

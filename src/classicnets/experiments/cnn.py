@@ -36,6 +36,8 @@ ANALYSIS_IMAGES = 200  # test images the analysis reads (statistics, top activat
 # conv 512 x2, pool, linear 512 -> classes (VGG-11's convolutions on 32x32 images).
 ARCH = ((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))  # (convs, channels) per stage
 
+EPOCHS = 10  # passes of the automatic --epochs: the course's; more on a small data set
+
 WIDTH = Key(
     float,
     1.0,
@@ -51,7 +53,7 @@ CNNConfig = config.define(
     width=WIDTH,
     learning_rate=1e-4,  # Adam's step size: the course's
     batch_size=32,  # images per update: the course's
-    epochs=10,  # passes over the training split: the course's
+    epochs=keys.auto_epochs(EPOCHS),
 )
 
 
@@ -60,7 +62,7 @@ def memory_parts(cfg, shape: tuple[int, ...], num_classes: int) -> list[memory.P
     weights and batch norm's scale and shift; per sample the conv's and batch norm's outputs
     (the ReLU works in place), each pool's output and its int64 indices."""
     C, H, W = shape
-    if H < SIDE or W < SIDE:  # VGG.pad_to_32
+    if (H < SIDE or W < SIDE) and W > 1:  # VGG.pad_to_32
         H = W = SIDE
     count, saved, widest = 0, C * H * W, 0  # parameters; floats kept per sample; eval's peak
     c_in = C
@@ -100,7 +102,14 @@ def build(cfg, device: torch.device, splits: Splits | None = None) -> Built:
     # channels_last: measured ~1.4x faster for this network on the 2-core CPU (and the layout
     # tensor cores want on a GPU); see benchmarks/cnn.py.
     return build_classifier(
-        cfg, device, "image", make_model, memory_parts, torch.channels_last, splits
+        cfg,
+        device,
+        "image",
+        make_model,
+        memory_parts,
+        torch.channels_last,
+        splits,
+        base_epochs=EPOCHS,
     )
 
 

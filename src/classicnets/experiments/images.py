@@ -147,11 +147,14 @@ def build_classifier(
     estimate: Estimate,
     memory_format: torch.memory_format = torch.contiguous_format,
     splits: Splits | None = None,
+    *,
+    base_epochs: int,
 ) -> Built:
     """Data on the device, the model, the learner and the loop settings of an image run,
     once the model's memory estimate fits the device.
 
-    `splits` replaces the data the config names (benchmarks time the same path on their own).
+    `splits` replaces the data the config names (benchmarks time the same path on their own);
+    `base_epochs` is what the automatic --epochs starts from (budget).
     """
     check_recipe(cfg)
     splits = splits or load_splits(cfg)
@@ -174,17 +177,31 @@ def build_classifier(
     seed_torch(cfg.seed)  # the initial weights
     model = make_model(source.sample_shape, splits.num_classes)
     steps_per_epoch = math.ceil(len(source) / cfg.batch_size)
+    epochs, eval_freq = budget(cfg, base_epochs, steps_per_epoch)
     learner = ClassifierLearner(
         model,
         source,
         scaled_rate(cfg),
         device,
-        cfg.epochs * steps_per_epoch,
+        epochs * steps_per_epoch,
         memory_format,
         ema=cfg.ema,
         mirror=source.mirror if cfg.tta else None,
     )
-    return Built(learner, LoopSettings.from_keys(cfg), source)
+    return Built(learner, LoopSettings.from_keys(cfg, epochs=epochs, eval_freq=eval_freq), source)
+
+
+def budget(cfg: Any, base_epochs: int, steps_per_epoch: int) -> tuple[int, int]:
+    """(epochs, eval_freq) of a run. An --epochs given is kept as given. The automatic one
+    (0) is the experiment's `base_epochs`, times the smallest whole k for which they make
+    --min_updates updates: a budget counted in passes alone gives a small data set a few
+    hundred updates (8x8 digits: 1,293 images make 41 a pass at batch 32). --eval_freq is
+    multiplied by the same k, so the run evaluates as often, and --patience, counted in
+    evaluations, stops it at the same point of its course."""
+    if cfg.epochs:
+        return cfg.epochs, cfg.eval_freq
+    k = max(1, math.ceil(cfg.min_updates / (base_epochs * steps_per_epoch)))
+    return k * base_epochs, k * cfg.eval_freq
 
 
 def curves_figure(title: str) -> Callable[[RunDir], list[Path]]:

@@ -57,7 +57,8 @@ IMAGE = {
     "dataset": Key(
         str,
         "fashion-mnist",
-        "cifar10, mnist, fashion-mnist, digits (scikit-learn's 8x8), or npz:PATH (X_train, "
+        "cifar10, mnist, fashion-mnist, digits (scikit-learn's 8x8), mnist1d (MNIST-1D's "
+        "signals as 40x1 columns), or npz:PATH (X_train, "
         "y_train, X_test, y_test; images N×C×H×W or N×H×W)",
         registry.check_image_name,
     ),
@@ -75,14 +76,45 @@ IMAGE = {
     "augment": Key(
         bool,
         False,
-        "random crops after zero padding (4 px at 28-32 px) and horizontal flips "
-        "(not for mnist and digits), drawn per batch from (seed, epoch)",
+        "random crops after zero padding (4 px at 28-32 px; a one-pixel-wide signal is "
+        "shifted along its length) and horizontal flips (not for mnist, digits and "
+        "mnist1d), drawn per batch from (seed, epoch)",
     ),
     "batch_size": Key(int, 128, "images per update", positive),
 }
 
-# --- the loop, counted in epochs ---
-TRAINING = {"epochs": EPOCHS, "eval_freq": EVAL_FREQ, "patience": PATIENCE, "seed": SEED}
+# --- the loop of the image experiments: epochs, grown on a small training split ---
+MIN_UPDATES = Key(
+    int,
+    4000,
+    "updates an automatic --epochs makes at least: a training split too small for that "
+    "in the experiment's passes gets a whole multiple of them (0 = the passes alone); "
+    "4,000 leaves Fashion-MNIST's defaults as they were and gives 8x8 digits and MNIST-1D "
+    "~10x the updates their passes make",
+    non_negative,
+)
+
+
+def auto_epochs(base: int) -> Key:
+    """--epochs of an image experiment: 0 (the default) is `base` passes, multiplied by the
+    smallest whole k that makes --min_updates updates (experiments/images.py: budget)."""
+    return Key(
+        int,
+        0,
+        f"passes over the training split; 0 = automatic: {base}, or k x {base} on a training "
+        f"split too small for --min_updates updates in {base}, with --eval_freq also k x, "
+        "so a run evaluates as often and --patience means the same",
+        non_negative,
+    )
+
+
+TRAINING = {
+    "epochs": auto_epochs(10),  # each experiment names its own base passes
+    "min_updates": MIN_UPDATES,
+    "eval_freq": EVAL_FREQ,
+    "patience": PATIENCE,
+    "seed": SEED,
+}
 
 # --- torch.optim: every torch experiment but the toy MLP ---
 OPTIM = {
@@ -133,7 +165,7 @@ RECIPE = {
         bool,
         False,
         "test-time augmentation: every evaluation averages the logits of each image and its "
-        "horizontal mirror (not for mnist and digits, which a mirror changes)",
+        "horizontal mirror (not for mnist, digits and mnist1d, which a mirror changes)",
     ),
     "lr_scale_batch": Key(
         int,

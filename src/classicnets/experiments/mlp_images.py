@@ -29,6 +29,7 @@ def _dropout(value: float) -> str | None:
 
 # Defaults: what reached 0.91 test accuracy on Fashion-MNIST here (README, Results); the
 # course's set-up was 512,256,128 with dropout 0.1, no batch norm, constant lr 1e-3.
+EPOCHS = 40  # passes of the automatic --epochs; more on a small data set
 MLPImagesConfig = config.define(
     "MLPImagesConfig",
     keys.IMAGE,
@@ -47,7 +48,7 @@ MLPImagesConfig = config.define(
     weight_decay=1e-4,  # AdamW's decay per unit of learning rate
     lr_schedule="cosine",  # to 0 over the run: the last epochs settle
     patience=10,  # evaluations (epochs): stops a run that stopped improving
-    epochs=40,  # passes over the training split (early stopping may end sooner)
+    epochs=keys.auto_epochs(EPOCHS),  # early stopping may end sooner
 )
 
 
@@ -113,12 +114,14 @@ def build(cfg, device: torch.device) -> Built:
 
     splits = load_splits(cfg)
     _check_batch_norm(cfg, len(splits.arrays["train"][1]))
-    return build_classifier(cfg, device, "flat", make_model, memory_parts, splits=splits)
+    return build_classifier(
+        cfg, device, "flat", make_model, memory_parts, splits=splits, base_epochs=EPOCHS
+    )
 
 
 EXPERIMENT = Experiment(
     name="mlp-images",
-    description="MLP on images (Fashion-MNIST, CIFAR-10, MNIST, digits) with dropout, BN, AdamW",
+    description="MLP on images or signals, with dropout, batch norm and AdamW",
     config=MLPImagesConfig,
     validate=validate,
     build=build,

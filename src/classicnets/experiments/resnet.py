@@ -22,6 +22,7 @@ def _depth(value: int) -> str | None:
     return None if ok else "must be 6n + 2 with n >= 1, e.g. 20, 32, 44, 56 or 110"
 
 
+EPOCHS = 10  # passes of the automatic --epochs; more on a small data set
 ResNetConfig = config.define(
     "ResNetConfig",
     keys.IMAGE,
@@ -36,7 +37,7 @@ ResNetConfig = config.define(
     learning_rate=0.1,  # the paper's peak, per batch of 128
     weight_decay=5e-4,  # the paper's 1e-4 is for 64k steps; short runs take more
     lr_schedule="onecycle",  # warm-up then down: short budgets, as airbench trains
-    epochs=10,  # passes over the training split
+    epochs=keys.auto_epochs(EPOCHS),
 )
 
 
@@ -87,7 +88,9 @@ def build(cfg, device: torch.device) -> Built:
     def make_model(sample_shape: tuple[int, ...], num_classes: int) -> ResNet:
         return ResNet(sample_shape[0], num_classes, cfg.depth, cfg.width)
 
-    return build_classifier(cfg, device, "image", make_model, memory_parts, torch.channels_last)
+    return build_classifier(
+        cfg, device, "image", make_model, memory_parts, torch.channels_last, base_epochs=EPOCHS
+    )
 
 
 EXPERIMENT = Experiment(

@@ -47,9 +47,10 @@ class VGG(nn.Module):
     def pad_to_32(X: torch.Tensor) -> torch.Tensor:
         """Bring inputs smaller than 32x32 to 32x32: zero padding (the normalised data's mean)
         from 16 px up, so 28x28 keeps every pixel as it is; upsampling below that (8x8 digits
-        would be mostly padding)."""
+        would be mostly padding). A one-pixel-wide signal (MNIST-1D's 40x1) is kept as it is:
+        each 3x3 convolution then acts on it as a 3-tap 1-D one."""
         H, W = X.shape[-2:]
-        if H >= SIDE and W >= SIDE:
+        if (H >= SIDE and W >= SIDE) or W == 1:
             return X
         if min(H, W) >= SIDE // 2:
             top, left = (SIDE - H) // 2, (SIDE - W) // 2
