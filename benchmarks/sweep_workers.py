@@ -18,8 +18,11 @@ Run:  python3 benchmarks/sweep_workers.py [--epochs 8] [--rounds 3]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -52,8 +55,25 @@ def fresh_postgres(url: str) -> tuple[str, object]:
     return url.rsplit("/", 1)[0] + f"/{name}", (conn, name)
 
 
+@contextlib.contextmanager
+def silenced_stdout():
+    """The sweep's own lines (a line per finished trial, from this process and from the
+    worker processes, which write to the same descriptor) go to /dev/null: what this
+    benchmark prints is its timings."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def one_sweep(workers: int, epochs: int, postgres: str | None, seeds: int = 8) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, silenced_stdout():
         storage, drop = (None, None) if postgres is None else fresh_postgres(postgres)
         try:
             record = run_sweep(

@@ -104,8 +104,7 @@ def objective(plan: Plan, trial: Any) -> float:
         # (a duplicate), rather than taking the finished run for one to resume.
         trial.set_user_attr("status", result["status"])
         trial.set_user_attr("summary", result)
-    if plan.progress:  # --quiet: the sweep's table at the end says it (a failure, at once)
-        print(f"  {name:<24} {describe(result)}", flush=True)
+    print(f"  {name:<24} {describe(result)}", flush=True)
     if result["status"] == "pruned":  # the study records it PRUNED, as the run does
         raise optuna.TrialPruned()
     value = chosen_accuracy(result)
