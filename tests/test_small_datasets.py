@@ -138,6 +138,7 @@ def test_the_cnn_reads_a_signal_as_it_is_with_3_tap_convolutions():
         ("cnn", ["--width", "0.0625", "--batch_size", "32"]),
         ("rnn-images", ["--num_hidden", "16", "--augment", "true"]),
         ("mlp-images", ["--dnn_hidden_units", "32"]),
+        ("resnet", ["--depth", "8", "--width", "0.25"]),
     ],
 )
 def test_every_image_experiment_trains_on_mnist1d(cli, experiment, keys):

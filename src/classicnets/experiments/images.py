@@ -207,7 +207,7 @@ def budget(cfg: Any, base_epochs: int, steps_per_epoch: int) -> tuple[int, int]:
 def curves_figure(title: str) -> Callable[[RunDir], list[Path]]:
     def figures(run: RunDir) -> list[Path]:
         cfg = run.config()
-        name = f"{title} on {cfg['dataset']}"
+        name = f"{title} on {registry.title(cfg['dataset'])}"
         return [plots.curves({title: run.metrics()}, run.figures / "curves.png", name)]
 
     return figures
