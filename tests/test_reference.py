@@ -52,9 +52,7 @@ def opt(optimizer, lr, values, status="completed"):
 
 
 def ref(conclusion, sweep="cnn-optimizers", sized=TWO_CORES, keys=SMALL):
-    flags = [f"--{k} {v}" for k, v in keys.items()]
-    command = " ".join(["classicnets sweep", sweep, *flags, "--seeds 3"])
-    return Reference(sweep, keys, 3, sized, DATE, command, conclusion)
+    return Reference(sweep, keys, 3, sized, DATE, conclusion)
 
 
 def said(sweep, trials, *references):

@@ -71,8 +71,8 @@ class Reference:
     seeds: int  # seeds per configuration
     sized: str  # FULL, or TWO_CORES with what was cut: TWO_CORES + ", 2,000 steps not 10,000"
     date: str  # when it was measured, "2026-12-08"
-    command: str  # the exact command that made it
     conclusion: Conclusion  # what it found: reproduce.measured(its sweep directory)
+    workers: int = 1  # the sweep's --workers (time only: the results are the same)
 
     def __post_init__(self) -> None:
         if not self.sized.startswith((FULL, TWO_CORES)):
@@ -83,6 +83,16 @@ class Reference:
             raise ValueError(f"reference {self.sweep}: seeds must be at least 1")
 
     @property
+    def command(self) -> str:
+        """The command that made it, from its sweep, keys, seeds and workers."""
+        flags = [*self._key_flags(), f"--seeds {self.seeds}"]
+        flags += [f"--workers {self.workers}"] if self.workers > 1 else []
+        return " ".join(["classicnets sweep", self.sweep, *flags])
+
+    def _key_flags(self) -> list[str]:
+        return [f"--{k} {v}" for k, v in self.keys.items()]
+
+    @property
     def full(self) -> bool:
         """Run at the course's full settings (the full suite reproduces it)."""
         return self.sized.startswith(FULL)
@@ -90,7 +100,7 @@ class Reference:
     @property
     def settings(self) -> str:
         """ "the largest that fits 2 cores, --train_steps 2000": the size and the keys set."""
-        flags = " ".join(f"--{k} {v}" for k, v in self.keys.items())
+        flags = " ".join(self._key_flags())
         return f"{self.sized}, {flags}" if flags else self.sized
 
 
@@ -103,7 +113,6 @@ class Reference:
 #         seeds=3,
 #         sized=TWO_CORES,
 #         date="2026-12-08",
-#         command="classicnets sweep rnn-lengths --train_steps 2000 --seeds 3",
 #         conclusion=Falls({"rnn": 20, "lstm": None}),
 #     ),
 #
@@ -117,8 +126,8 @@ REFERENCES: tuple[Reference, ...] = (
         seeds=3,
         sized=FULL,
         date="2026-12-07",
-        command="classicnets sweep mlp-toy-compare --seeds 3 --workers 2",
         conclusion=Parity({"moons": True, "circles": True, "classification": True}),
+        workers=2,
     ),
     Reference(
         sweep="cnn-optimizers",
@@ -133,8 +142,6 @@ REFERENCES: tuple[Reference, ...] = (
         sized=TWO_CORES + ": 4,000 Fashion-MNIST images for 3 epochs at an eighth of the width, "
         "not CIFAR-10 at full width (31 minutes on 2 cores beside other jobs)",
         date="2026-12-07",
-        command="classicnets sweep cnn-optimizers --dataset fashion-mnist --width 0.125 "
-        "--train_samples 4000 --test_samples 2000 --epochs 3 --seeds 3",
         conclusion=Ranking("adam at lr 0.001", "adagrad at lr 0.001", 0.71, False),
     ),
     Reference(
@@ -150,8 +157,6 @@ REFERENCES: tuple[Reference, ...] = (
         sized=TWO_CORES + ": 20,000 images for 3 epochs and a quarter-width CNN, not the "
         "defaults' full training set and full width (13 minutes on 2 cores beside other jobs)",
         date="2026-12-07",
-        command="classicnets sweep mlp-vs-cnn --dataset fashion-mnist --width 0.25 "
-        "--train_samples 20000 --test_samples 5000 --epochs 3 --seeds 3",
         conclusion=Ranking("mlp", "cnn", 0.048, True),
     ),
     Reference(
@@ -163,7 +168,6 @@ REFERENCES: tuple[Reference, ...] = (
         "suite's 10,000 steps (61 minutes on one core beside other jobs); a vanilla RNN still "
         "at chance after 1,000 steps is stopped there",
         date="2026-12-07",
-        command="classicnets sweep rnn-lengths --seeds 3 --patience 10",
         conclusion=Falls({"rnn": 15, "lstm": None, "gru": None}),
     ),
     Reference(
@@ -179,11 +183,10 @@ REFERENCES: tuple[Reference, ...] = (
         "for 15 (8 minutes on 2 workers beside other jobs; 4,000 images gave the same top two, "
         "p = 0.12)",
         date="2026-12-07",
-        command="classicnets sweep rnn-images-grid --dataset fashion-mnist --train_samples 20000 "
-        "--test_samples 5000 --epochs 3 --seeds 3 --workers 2",
         conclusion=Ranking(
             "gru with adam, lr 0.01, 128 hidden", "gru with adam, lr 0.01, 64 hidden", 0.073, False
         ),
+        workers=2,
     ),
 )
 
