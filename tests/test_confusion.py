@@ -200,3 +200,22 @@ def test_without_a_validation_split_no_trial_is_chosen_for_the_report():
         for d, a in (("a", 0.6), ("b", 0.9))
     ]
     assert chosen_trial(tested) is None
+
+
+def test_analyze_counts_as_the_run_evaluated_with_tta(cli):
+    """With --tta true every evaluation averages each image with its mirror; analyze's counts
+    do too, so its accuracy is the test accuracy the run recorded at the chosen evaluation.
+    Random images and labels: the mirror moves many predictions (the model alone scores
+    otherwise here)."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, size=(280, 1, 8, 8), dtype=np.uint8)
+    y = rng.integers(0, 4, size=280)
+    np.savez(cli.cwd / "imgs.npz", X_train=X[:200], y_train=y[:200], X_test=X[200:], y_test=y[200:])
+    keys = ["--dataset", "npz:imgs.npz", "--dnn_hidden_units", "32", "--epochs", "2", "--quiet"]
+    assert cli("train", "mlp-images", *keys, "--tta", "true", "--out", "tta")[0] == 0
+    code, _, err = cli("analyze", "tta")
+    assert code == 0, err
+    data = read_json(cli.cwd / "tta" / "figures" / "confusion.json")
+    assert data["samples"] == 80
+    recorded = read_json(cli.cwd / "tta" / "summary.json")["best"]["test"]["accuracy"]
+    assert data["accuracy"] == recorded

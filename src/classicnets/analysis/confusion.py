@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,16 +64,22 @@ class Confusion:
 
 @torch.no_grad()
 def confusion(
-    model: nn.Module, batches, num_classes: int, names: tuple[str, ...] | list[str]
+    model: nn.Module,
+    batches,
+    num_classes: int,
+    names: tuple[str, ...] | list[str],
+    logits_of: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> Confusion:
     """Run `model` (eval mode, restored afterwards) over `batches` of (X, y): the split's
-    confusion, every sample's loss and prediction."""
+    confusion, every sample's loss and prediction. `logits_of` (inputs (B, ...) -> logits
+    (B, K)) replaces `model(X)` where the run's evaluations were made otherwise: with
+    test-time augmentation, its counts then add up to the accuracy the run recorded."""
     was_training = model.training
     model.eval()
     losses, ys, preds, probs = [], [], [], []
     try:
         for X, y in batches:
-            logits = model(X).float()  # (B, K)
+            logits = (model(X) if logits_of is None else logits_of(X)).float()  # (B, K)
             losses.append(F.cross_entropy(logits, y, reduction="none").cpu())
             p, k = logits.softmax(dim=1).max(dim=1)
             ys.append(y.cpu())

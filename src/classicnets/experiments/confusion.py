@@ -5,7 +5,8 @@
     confusion.json  matrix, per-class accuracy, most-confused pairs, worst samples
     worst.png       the highest-loss test images with true and predicted class
 
-The model is the restored one (runner.restore), the images those it was tested on. The
+The model is the restored one (runner.restore), the images those it was tested on, seen as
+the run's evaluations saw them (with --tta, each averaged with its mirror). The
 computation is analysis/confusion.py, the drawing plots.py.
 """
 
@@ -43,7 +44,8 @@ def analyze_errors(
     source = built.data
     K = source.num_classes
     names = registry.class_names(cfg.dataset) or tuple(str(k) for k in range(K))
-    c = errors.confusion(built.learner.model, source.eval_batches("test"), K, names)
+    learner = built.learner  # its logits: the evaluations' own (TTA's mirror, autocast)
+    c = errors.confusion(learner.model, source.eval_batches("test"), K, names, learner.logits)
     written = errors.write_data(c, out)
     said = f"; {built.weights.label}" if built.weights else ""  # which weights it shows
     title = f"confusion matrix: {cfg.dataset}, test split{said}"
