@@ -192,7 +192,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     rows.sort(key=lambda r: (list(recipes).index(r["recipe"]), r["seed"]))
-    title = f"{args.experiment} {args.keys}".strip()
+    # the keys every run trained with: a key a recipe sets is in the legend's name, not here
+    shared = [(k, v) for k, v in common.items() if all(k not in r for r in recipes.values())]
+    title = " ".join([args.experiment, *(f"--{k} {v}" for k, v in shared)])
     figure = plots.time_to_accuracy(curves, args.out / "time_to_accuracy.png", title=title)
     command = "python3 benchmarks/recipe.py " + shlex.join(
         argv if argv is not None else sys.argv[1:]

@@ -302,3 +302,20 @@ def test_datasets_benchmark_refuses_an_unknown_data_set_in_one_line(capsys):
     assert _script("datasets").main(["--datasets", "imagenet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--datasets imagenet" in err
+
+
+def test_recipe_figure_title_holds_only_the_keys_every_run_trained_with(tmp_path, monkeypatch):
+    """A recipe that sets a key of --keys (here --epochs) trained otherwise: the title leaves
+    that key out instead of naming the value that run did not use."""
+    recipe = _recipe_script()
+    titles = []
+    draw = recipe.plots.time_to_accuracy
+    monkeypatch.setattr(
+        recipe.plots, "time_to_accuracy", lambda *a, title: titles.append(title) or draw(*a)
+    )
+    keys = "--dataset digits --dnn_hidden_units 16 --epochs 1 --train_samples 200"
+    argv = ["mlp-images", "--recipe", "base=", "--recipe", "two=--epochs 2", "--keys", keys]
+    assert recipe.main([*argv, "--seeds", "0", "--target", "0.2", "--out", str(tmp_path)]) == 0
+    assert titles == ["mlp-images --dataset digits --dnn_hidden_units 16 --train_samples 200"]
+    config = json.loads((tmp_path / "two" / "seed0" / "config.json").read_text())
+    assert config["epochs"] == 2
