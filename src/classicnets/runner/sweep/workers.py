@@ -24,7 +24,7 @@ from classicnets.errors import one_line
 from classicnets.experiments import EXPERIMENTS
 from classicnets.records import CHECKPOINT, RunDir, chosen_accuracy, describe
 from classicnets.runner.run import run_experiment
-from classicnets.runner.sweep.locks import trial_lock
+from classicnets.runner.sweep.locks import queue_lock, trial_lock
 from classicnets.runner.sweep.plan import Plan, search_dir
 from classicnets.runner.sweep.study import (
     finished_dirs,
@@ -113,16 +113,35 @@ def objective(plan: Plan, trial: Any) -> float:
     return value
 
 
-def work(plan: Plan, worker: int = 0) -> None:
-    """One worker: take trials from the study until none is left to start."""
+def _queued_study(plan: Plan, worker: int) -> Any:
+    """The study as a worker takes trials from it: Optuna's Study, except that taking an
+    enqueued trial (a retry that requeue asked for) is one worker's at a time on this machine.
+    Optuna takes one by reading the trials still WAITING and then marking one RUNNING; on
+    SQLite that read runs outside the update's transaction (pysqlite opens one at the first
+    write), so two workers can both read a trial as WAITING and both take it (Optuna issues
+    #1014 and #4621). Both then run it: the one that loses the trial's lock records the shared
+    trial a "duplicate", and the run the other finishes is left without a COMPLETE trial.
+    PostgreSQL's SELECT ... FOR UPDATE already makes the take one worker's."""
     import optuna
 
-    study = optuna.load_study(
+    out = Path(plan.out)
+
+    class Queue(optuna.Study):
+        def _pop_waiting_trial_id(self) -> int | None:
+            with queue_lock(out):
+                return super()._pop_waiting_trial_id()
+
+    return Queue(
         study_name=plan.study,
         storage=open_storage(plan.storage),
         sampler=sampler(plan, worker),
         pruner=pruner(plan),
     )
+
+
+def work(plan: Plan, worker: int = 0) -> None:
+    """One worker: take trials from the study until none is left to start."""
+    study = _queued_study(plan, worker)
     while wanted(plan, study):
         study.optimize(lambda trial: objective(plan, trial), n_trials=1, catch=(Exception,))
 
