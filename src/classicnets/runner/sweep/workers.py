@@ -127,6 +127,8 @@ def _queued_study(plan: Plan, worker: int) -> Any:
     out = Path(plan.out)
 
     class Queue(optuna.Study):
+        # Optuna's private method (Study.ask takes every enqueued trial through it): a new
+        # Optuna that renamed it would only lose this lock, which test_sweep_workers notices
         def _pop_waiting_trial_id(self) -> int | None:
             with queue_lock(out):
                 return super()._pop_waiting_trial_id()
