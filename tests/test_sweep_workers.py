@@ -245,3 +245,13 @@ def test_search_needs_a_validation_split(cli):
     )
     assert code == 2 and "--val_size 0: --search scores trials on the validation split" in err
     assert not (cli.cwd / "runs").exists()
+
+
+def test_the_queue_lock_wraps_the_method_optuna_takes_enqueued_trials_through():
+    """workers._queued_study overrides a private Optuna method: an Optuna whose ask no longer
+    goes through it would take retries without the lock, as before the fix."""
+    import inspect
+
+    import optuna
+
+    assert "self._pop_waiting_trial_id()" in inspect.getsource(optuna.Study.ask)
