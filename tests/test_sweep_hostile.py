@@ -79,7 +79,8 @@ def test_a_tampered_study_naming_a_directory_outside_the_sweep_is_refused(
     assert (victim / "keep.txt").read_text() == "mine"  # not resumed into, not removed
     assert sorted(p.name for p in victim.iterdir()) == ["keep.txt"]
     locks = sorted(cli.cwd.rglob("*.lock"))
-    assert locks == sorted(out / ".locks" / f"{t}.lock" for t in TRIALS)  # none for victim
+    held = [".queue.lock", *(f"{t}.lock" for t in TRIALS)]  # the sweep's own: none for victim
+    assert locks == sorted(out / ".locks" / name for name in held)
     assert _runs(out) == before  # sweep.json, its figures and the runs: all as they were
 
 
