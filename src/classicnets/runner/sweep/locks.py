@@ -16,7 +16,7 @@ LOCKS = ".locks"  # SWEEP_DIR/.locks/TRIAL.lock
 # Looking whether a trial runs elsewhere takes its lock for a moment: a worker starting it
 # then tries again for this long before it calls the race lost.
 PATIENCE_S = 0.5
-QUEUE = ".queue.lock"  # SWEEP_DIR/.locks/.queue.lock: no trial's name starts with a dot
+QUEUE = ".queue"  # SWEEP_DIR/.locks/.queue.lock: no trial's name starts with a dot
 QUEUE_WAIT_S = 60  # s: a pop takes milliseconds; this long means a stuck process
 
 
@@ -55,5 +55,5 @@ def queue_lock(out: Path) -> Iterator[None]:
     """Hold the sweep's queue lock while a worker takes an enqueued trial from the study, so
     no two workers on this machine take the same one (workers._queued_study says why)."""
     (out / LOCKS).mkdir(parents=True, exist_ok=True)
-    with hold(out / LOCKS / QUEUE, keep=True, wait_s=QUEUE_WAIT_S):
+    with hold(lock_file(out, QUEUE), keep=True, wait_s=QUEUE_WAIT_S):
         yield
